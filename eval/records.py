@@ -1,0 +1,157 @@
+"""The records passed between stages (field names fixed by DESIGN.md; other tools write them).
+
+Every persisted file is JSON Lines of one of these models. Extra fields written by other
+tools are kept (``extra="allow"``) so a round trip never loses data; our own additions are
+optional so files written by other tools still validate.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Role = Literal["customer", "agent", "system", "note"]
+Side = Literal["human", "ai"]
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    def to_json(self) -> str:
+        """One JSONL line; ``None`` fields are kept so every line has the same keys."""
+        return self.model_dump_json()
+
+
+class Turn(Record):
+    role: Role
+    text: str = Field(min_length=1)
+    author: str | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("text is blank")
+        return v
+
+
+class Ticket(Record):
+    ticket_id: str = Field(min_length=1)
+    category: str = Field(min_length=1)
+    created_at: str | None = None
+    channel: str | None = None
+    turns: list[Turn] = Field(min_length=1)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("created_at")
+    @classmethod
+    def _iso_time(cls, v: str | None) -> str | None:
+        """Kept as the original string (byte-stable output) but must parse as ISO 8601."""
+        if v is not None:
+            datetime.fromisoformat(v.replace("Z", "+00:00"))
+        return v
+
+    @field_validator("turns")
+    @classmethod
+    def _has_agent_turn(cls, v: list[Turn]) -> list[Turn]:
+        if not any(t.role == "agent" for t in v):
+            raise ValueError("no agent turn")
+        return v
+
+
+class PrecomputedAnswer(Record):
+    """An AI answer logged by another system (shadow mode)."""
+
+    ticket_id: str
+    turn_index: int = Field(ge=0)
+    text: str
+    model: str | None = None
+    latency_ms: float | None = None
+
+
+class HumanAnswer(Record):
+    text: str
+    author: str | None = None
+
+
+class AIAnswer(Record):
+    """What a responder returned; ``error`` set means the call failed, never a bad answer."""
+
+    text: str | None = None
+    responder: str
+    model: str | None = None
+    latency_ms: float | None = None
+    error: str | None = None
+
+
+class Item(Record):
+    item_id: str
+    ticket_id: str
+    turn_index: int
+    category: str
+    context: list[Turn]
+    human: HumanAnswer
+    ai: AIAnswer
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    """Ticket metadata, for rubric facts only: responders never see it (it holds outcomes such as csat)."""
+
+
+class CriterionResult(Record):
+    """``value`` is None when the criterion does not apply to this answer (N/A)."""
+
+    value: float | None
+    passed: bool | None
+    critical: bool = False
+
+
+class Score(Record):
+    item_id: str
+    side: Side
+    rubric: str
+    criteria: dict[str, CriterionResult]
+    score: float | None = Field(default=None, ge=0.0, le=1.0)
+    critical_fail: bool = False
+    error: str | None = None
+
+
+class Quarantined(Record):
+    """A rejected input record and why; ``raw`` is the record as read (or its text)."""
+
+    source: str
+    line: int
+    field: str
+    reason: str
+    detail: str = ""
+    raw: Any = None
+
+
+def item_id(ticket_id: str, turn_index: int) -> str:
+    return f"{ticket_id}#{turn_index}"
+
+
+class BlindKey(Record):
+    """Maps a blind packet's X/Y to the sources; never shown to reviewers."""
+
+    rating_id: str
+    item_id: str
+    x: Side
+    y: Side
+    gold: bool = False
+
+
+class Rating(Record):
+    """One reviewer's verdict on one packet, as reviewers return it (still blind)."""
+
+    rating_id: str
+    reviewer: str
+    score_x: int = Field(ge=1, le=5)
+    score_y: int = Field(ge=1, le=5)
+    preference: Literal["x", "y", "tie_good", "tie_bad"] | None = None
+    acceptable_x: bool | None = None
+    acceptable_y: bool | None = None
+    critical_x: bool | None = None
+    critical_y: bool | None = None
+    comment: str | None = None
+    seconds: float | None = None
