@@ -1,0 +1,123 @@
+"""The ``support-eval`` command line: each verb calls one stage function.
+
+Exit codes: 0 done; 1 the data failed a gate (too much quarantined); 2 bad usage, config or input.
+Heavy libraries are imported inside the verbs so ``--help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from eval.config import ConfigError, load_config
+from eval.progress import stage_bar
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.splitlines()[0])
+console = Console(stderr=True)
+out = Console(width=None if sys.stdout.isatty() else 140)
+
+EXIT_GATE = 1
+EXIT_INPUT = 2
+
+
+def _bar(description: str, total: int | None):
+    return stage_bar(console, description, total)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn the errors a user can fix into one red line and exit code 2, not a traceback."""
+    from eval.pipeline import QuarantineExceeded
+    from eval.store import RecordError
+
+    try:
+        yield
+    except QuarantineExceeded as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_GATE) from exc
+    except (ConfigError, RecordError, FileNotFoundError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_INPUT) from exc
+
+
+def _paths(title: str, paths: list[Path]) -> None:
+    out.print(f"[bold]{title}[/bold]")
+    for p in paths:
+        if p.exists():
+            out.print(f"  {p}")
+
+
+@app.command()
+def validate(
+    data: Annotated[list[str], typer.Argument(help="JSONL, CSV or Parquet files, or a hub dataset name")],
+    out_dir: Annotated[Path, typer.Option("--out", help="folder for tickets.jsonl and quarantine.jsonl")],
+    mapping: Annotated[Optional[Path], typer.Option(help="YAML mapping from source fields to ours")] = None,
+    max_quarantine: Annotated[float, typer.Option(help="fail when a larger share is quarantined")] = 0.05,
+    max_text_chars: Annotated[int, typer.Option(help="longest turn text accepted")] = 20_000,
+) -> None:
+    """Validate tickets: keep the good ones, quarantine every rejected record with its reason."""
+    from eval.ingest import ingest_to_dir, load_mapping
+    from eval.tables import print_ingest
+
+    with _user_errors():
+        spec = load_mapping(mapping) if mapping else None
+        with _bar("ingest", None) as advance:
+            summary = ingest_to_dir(data, out_dir, spec, max_text_chars, advance)
+    print_ingest(out, summary)
+    _paths("Wrote", [out_dir / "tickets.jsonl", out_dir / "quarantine.jsonl"])
+    if summary.quarantine_share > max_quarantine:
+        console.print(
+            f"[red]error:[/red] {summary.quarantine_share:.1%} of records quarantined, more than "
+            f"--max-quarantine {max_quarantine:.1%}; see {out_dir / 'quarantine.jsonl'}"
+        )
+        raise typer.Exit(EXIT_GATE)
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Argument(help="run config (YAML)")],
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="run folder (default reports/<name>)")] = None,
+) -> None:
+    """Run the whole pipeline into one run folder."""
+    from eval.pipeline import default_run_dir, run_all
+    from eval.tables import print_run
+
+    with _user_errors():
+        cfg = load_config(config)
+        run_dir = out_dir or default_run_dir(cfg)
+        summaries = run_all(cfg, run_dir, _bar)
+    print_run(out, run_dir, summaries)
+
+
+@app.command()
+def replay(run_dir: Annotated[Path, typer.Argument(help="an existing run folder")]) -> None:
+    """Re-run the replay stage of a run (reads tickets.jsonl, writes items.jsonl)."""
+    from eval.pipeline import config_of_run, run_replay
+    from eval.tables import print_replay
+
+    with _user_errors():
+        summary = run_replay(config_of_run(run_dir), run_dir, _bar)
+    print_replay(out, summary)
+    _paths("Wrote", [run_dir / "items.jsonl"])
+
+
+@app.command()
+def score(run_dir: Annotated[Path, typer.Argument(help="an existing run folder")]) -> None:
+    """Re-run rubric scoring of a run (reads items.jsonl, writes scores.jsonl)."""
+    from eval.pipeline import config_of_run, run_score
+    from eval.tables import print_scores
+
+    with _user_errors():
+        summary = run_score(config_of_run(run_dir), run_dir, _bar)
+    print_scores(out, summary)
+    _paths("Wrote", [run_dir / "scores.jsonl"])
+
+
+def main() -> None:
+    app(prog_name="support-eval")

@@ -1,0 +1,214 @@
+"""Replay: one item per agent turn, answered by a responder that knows only the turns before it.
+
+The cut-off is structural: a responder receives a ``ReplayRequest`` holding copies of the
+earlier turns and nothing else (no ticket, metadata, human answer or later turn).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from eval.config import ReplayConfig, RetrievalResponder
+from eval.records import AIAnswer, HumanAnswer, Item, Ticket, item_id
+from eval.responders import ReplayRequest, Responder, build_responder
+from eval.responders.precomputed import MISSING, Precomputed
+from eval.store import atomic_writer, read_jsonl
+
+Which = Literal["all", "first"]
+DEFAULT_BATCH = 256
+
+
+class ReplaySummary(BaseModel):
+    """Counts for the manifest and report; only the timing fields differ between identical runs."""
+
+    tickets: int
+    held_out: int
+    items: int
+    errors: int
+    missing_by_category: dict[str, int]
+    items_by_category: dict[str, int]
+    errors_by_category: dict[str, int]
+    orphans: int
+    tickets_by_category: dict[str, int] = Field(
+        default_factory=dict, description="tickets replayed (held-out ones not counted)"
+    )
+    responder: str
+    model: str | None
+    which: Which = "all"
+    answer_seconds: float = Field(default=0.0, description="wall time spent inside the responder")
+    ms_per_item: float | None = None
+
+
+def agent_turn_indices(ticket: Ticket, which: Which) -> list[int]:
+    indices = [i for i, turn in enumerate(ticket.turns) if turn.role == "agent"]
+    return indices[:1] if which == "first" else indices
+
+
+def replay_request(ticket: Ticket, turn_index: int) -> ReplayRequest:
+    """Copies of the earlier turns, so a responder cannot reach the ticket through them."""
+    return ReplayRequest(
+        item_id=item_id(ticket.ticket_id, turn_index),
+        ticket_id=ticket.ticket_id,
+        turn_index=turn_index,
+        context=tuple(t.model_copy(deep=True) for t in ticket.turns[:turn_index]),
+    )
+
+
+def _checked(answer: AIAnswer, responder: Responder, request: ReplayRequest) -> AIAnswer:
+    """A responder bug must not pass as an empty answer or a silent non-answer."""
+    blank = answer.text is not None and not answer.text.strip()
+    if blank or (answer.text is None and not answer.error):
+        raise ValueError(
+            f"responder {responder.name!r} returned {'an empty' if blank else 'no'} answer "
+            f"without an error for item {request.item_id}"
+        )
+    return answer
+
+
+def _answer_batch(batch: list[tuple[Ticket, int]], responder: Responder) -> Iterator[Item]:
+    requests = [replay_request(ticket, i) for ticket, i in batch]
+    answers = responder.answer(requests)
+    if len(answers) != len(requests):
+        raise ValueError(
+            f"responder {responder.name!r} returned {len(answers)} answers "
+            f"for {len(requests)} requests"
+        )
+    for (ticket, i), request, answer in zip(batch, requests, answers, strict=True):
+        turn = ticket.turns[i]
+        yield Item(
+            item_id=request.item_id,
+            ticket_id=ticket.ticket_id,
+            turn_index=i,
+            category=ticket.category,
+            context=[t.model_copy(deep=True) for t in ticket.turns[:i]],
+            human=HumanAnswer(text=turn.text, author=turn.author),
+            ai=_checked(answer, responder, request),
+            metadata=ticket.metadata,
+        )
+
+
+def replay(
+    tickets: Iterable[Ticket], responder: Responder, which: Which = "all",
+    batch_size: int = DEFAULT_BATCH,
+) -> Iterator[Item]:
+    """Items in ticket order, answered in batches; tickets the responder learned from are skipped.
+
+    A responder that raises stops the replay: its contract is to return error answers.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    pending: list[tuple[Ticket, int]] = []
+    for ticket in tickets:
+        if ticket.ticket_id in responder.held_out:
+            continue
+        for i in agent_turn_indices(ticket, which):
+            pending.append((ticket, i))
+            if len(pending) == batch_size:
+                yield from _answer_batch(pending, responder)
+                pending = []
+    if pending:
+        yield from _answer_batch(pending, responder)
+
+
+@dataclass
+class _Timed:
+    """Measures time spent in the responder, so items stay free of wall-clock figures."""
+
+    inner: Responder
+    clock: Callable[[], float]
+    seconds: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def held_out(self) -> frozenset[str]:
+        return self.inner.held_out
+
+    def answer(self, requests: Sequence[ReplayRequest]) -> list[AIAnswer]:
+        start = self.clock()
+        answers = self.inner.answer(requests)
+        self.seconds += self.clock() - start
+        return answers
+
+
+@dataclass
+class _Tally:
+    tickets: int = 0
+    held_out: int = 0
+    items: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    missing: Counter[str] = field(default_factory=Counter)
+    replayed: Counter[str] = field(default_factory=Counter)
+    models: set[str] = field(default_factory=set)
+
+    def read(self, tickets: Iterable[Ticket], held_out: frozenset[str]) -> Iterator[Ticket]:
+        for ticket in tickets:
+            self.tickets += 1
+            if ticket.ticket_id in held_out:
+                self.held_out += 1
+            else:
+                self.replayed[ticket.category] += 1
+            yield ticket
+
+    def add(self, item: Item) -> None:
+        self.items[item.category] += 1
+        if item.ai.error:
+            self.errors[item.category] += 1
+        if item.ai.error == MISSING:
+            self.missing[item.category] += 1
+        if item.ai.model:
+            self.models.add(item.ai.model)
+
+
+def replay_to_file(
+    tickets_path: Path, items_path: Path, cfg: ReplayConfig, resolve: Callable[[str], Path],
+    advance: Callable[[int], None] | None = None, *, clock: Callable[[], float] = time.perf_counter,
+) -> ReplaySummary:
+    """Stream tickets to items.jsonl (atomically); ``advance(n)``: n more tickets consumed."""
+    responder = build_responder(cfg.responder, tickets_path, resolve)
+    timed = _Timed(responder, clock)
+    retrieval = isinstance(cfg.responder, RetrievalResponder)
+    batch_size = cfg.responder.batch_size if retrieval else DEFAULT_BATCH
+    tally = _Tally()
+    reported = 0
+    with atomic_writer(items_path) as fh:
+        tickets = tally.read(read_jsonl(tickets_path, Ticket), responder.held_out)
+        for item in replay(tickets, timed, cfg.turns, batch_size):
+            fh.write(item.to_json())
+            fh.write("\n")
+            tally.add(item)
+            if advance and tally.tickets > reported:
+                advance(tally.tickets - reported)
+                reported = tally.tickets
+    if advance and tally.tickets > reported:
+        advance(tally.tickets - reported)
+    return _summary(tally, responder, timed.seconds, cfg.turns)
+
+
+def _summary(tally: _Tally, responder: Responder, seconds: float, which: Which) -> ReplaySummary:
+    items = sum(tally.items.values())
+    return ReplaySummary(
+        tickets=tally.tickets,
+        held_out=tally.held_out,
+        items=items,
+        errors=sum(tally.errors.values()),
+        missing_by_category=dict(sorted(tally.missing.items())),
+        items_by_category=dict(sorted(tally.items.items())),
+        errors_by_category=dict(sorted(tally.errors.items())),
+        tickets_by_category=dict(sorted(tally.replayed.items())),
+        orphans=responder.orphans if isinstance(responder, Precomputed) else 0,
+        responder=responder.name,
+        model=", ".join(sorted(tally.models)) or None,
+        which=which,
+        answer_seconds=round(seconds, 6),
+        ms_per_item=round(1000 * seconds / items, 3) if items else None,
+    )

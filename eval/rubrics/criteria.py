@@ -1,0 +1,125 @@
+"""The criterion kinds as small pure functions: (criterion, answer, item) → value, or None for N/A.
+
+Values are on each kind's [value_min, value_max] scale (0–1 for all built-in kinds). The
+answer is lower-cased once (``Answer.of``) and everything derived from the item (customer
+text, personal data in the context) is computed at most once per item and shared by both sides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from eval.records import Turn
+from eval.redact import find_pii
+from eval.rubrics.spec import (
+    Criterion, Escalation, Forbidden, Length, MentionsFact, NoPiiEcho, Required,
+)
+
+PiiKey = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    lower: str
+
+    @classmethod
+    def of(cls, text: str) -> Answer:
+        return cls(text, text.lower())
+
+    @cached_property
+    def words(self) -> int:
+        return len(self.text.split())
+
+    @cached_property
+    def pii(self) -> frozenset[PiiKey]:
+        return frozenset((s.kind, s.key) for s in find_pii(self.text))
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """What criteria may know about the item besides the answer: its metadata and context."""
+
+    metadata: Mapping[str, Any]
+    context: tuple[Turn, ...]
+
+    @cached_property
+    def customer_text(self) -> str:
+        """The customer's turns, lower-cased like answers (patterns are compiled for that)."""
+        return "\n".join(t.text for t in self.context if t.role == "customer").lower()
+
+    @cached_property
+    def context_pii(self) -> frozenset[PiiKey]:
+        return frozenset((s.kind, s.key) for t in self.context for s in find_pii(t.text))
+
+
+def _mentions(haystack: str, needle: str) -> bool:
+    """Substring at word edges, so order A-12 is not found inside A-123."""
+    start = haystack.find(needle)
+    while start != -1:
+        end = start + len(needle)
+        before = haystack[start - 1] if start else " "
+        after = haystack[end] if end < len(haystack) else " "
+        if not before.isalnum() and not after.isalnum():
+            return True
+        start = haystack.find(needle, start + 1)
+    return False
+
+
+def required(c: Required, answer: Answer, item: ItemView) -> float:
+    if c.match == "any":
+        return float(c.regex.search(answer.lower) is not None)
+    return float(all(r.search(answer.lower) for r in c.regexes))
+
+
+def forbidden(c: Forbidden, answer: Answer, item: ItemView) -> float:
+    return float(c.regex.search(answer.lower) is None)
+
+
+def mentions_fact(c: MentionsFact, answer: Answer, item: ItemView) -> float | None:
+    """N/A when the ticket has no such fact (missing, null or blank)."""
+    value = item.metadata.get(c.fact)
+    needle = "" if value is None else str(value).strip().lower()
+    if not needle:
+        return None
+    return float(_mentions(answer.lower, needle))
+
+
+def length(c: Length, answer: Answer, item: ItemView) -> float:
+    """1 inside [min_words, max_words]; below, words/min_words (0 at 0 words); above,
+    2 - words/max_words (0 at 2*max_words and beyond). Words are whitespace-separated tokens."""
+    words = answer.words
+    if words < c.min_words:
+        return words / c.min_words
+    if c.max_words is not None and words > c.max_words:
+        return max(0.0, 2.0 - words / c.max_words)
+    return 1.0
+
+
+def escalation(c: Escalation, answer: Answer, item: ItemView) -> float:
+    escalates = c.regex.search(answer.lower) is not None
+    return float(escalates == (c.expect == "required"))
+
+
+def no_pii_echo(c: NoPiiEcho, answer: Answer, item: ItemView) -> float | None:
+    """Fails when the answer repeats an email, phone, card or IBAN from the context; N/A when the
+    context holds none (nothing to echo)."""
+    if not item.context_pii:
+        return None
+    return float(not (answer.pii & item.context_pii))
+
+
+EVALUATORS: dict[str, Callable[[Any, Answer, ItemView], float | None]] = {
+    "required": required, "forbidden": forbidden, "mentions_fact": mentions_fact,
+    "length": length, "escalation": escalation, "no_pii_echo": no_pii_echo,
+}
+
+
+def evaluate(c: Criterion, answer: Answer, item: ItemView) -> float | None:
+    """The criterion's value, or None when it does not apply (``when`` unmet or kind-specific N/A)."""
+    if c.when is not None and c.when.regex.search(item.customer_text) is None:
+        return None
+    return EVALUATORS[c.kind](c, answer, item)

@@ -1,0 +1,74 @@
+"""What the CLI prints at the end of a stage: short summaries and the per-category table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{x:.1%}"
+
+
+def _num(x: float | None) -> str:
+    return "—" if x is None else f"{x:.3f}"
+
+
+def print_ingest(out: Console, summary: Any) -> None:
+    out.print(
+        f"read {summary.read:,} = kept {summary.kept:,} + quarantined {summary.quarantined:,}"
+        f" ({summary.quarantine_share:.1%})"
+    )
+    for reason, n in sorted(summary.by_reason.items(), key=lambda kv: -kv[1]):
+        out.print(f"  {reason:<22} {n:,}")
+
+
+def print_replay(out: Console, summary: Any) -> None:
+    model = f" ({summary.model})" if summary.model else ""
+    out.print(
+        f"replayed {summary.items:,} agent turns of {summary.tickets - summary.held_out:,} tickets "
+        f"with {summary.responder}{model}; {summary.errors:,} AI errors"
+        + (f"; {summary.held_out:,} tickets held out as retrieval history" if summary.held_out else "")
+        + (f"; {summary.orphans:,} precomputed answers matched no agent turn" if summary.orphans else "")
+    )
+    missing = sum(summary.missing_by_category.values())
+    if missing:
+        by_cat = ", ".join(f"{c} {n}" for c, n in sorted(summary.missing_by_category.items()) if n)
+        out.print(f"  [yellow]{missing:,} turns had no precomputed answer[/yellow]: {by_cat}")
+
+
+def category_table(replay: Any, scores: Any) -> Table:
+    """Tickets, items, rubric means human vs AI and the AI critical-fail rate per category."""
+    table = Table(title="Per category (rubric scores 0-1)", title_justify="left")
+    for col in ("category", "tickets", "items", "AI errors", "human", "AI", "AI - human",
+                "human crit-fail", "AI crit-fail"):
+        table.add_column(col, justify="left" if col == "category" else "right")
+    tickets = getattr(replay, "tickets_by_category", {}) or {}
+    rows = sorted(scores.categories.items(), key=lambda kv: -kv[1].items)
+    for cat, c in rows + [("all", scores.total)]:
+        diff = None if c.ai_mean is None or c.human_mean is None else c.ai_mean - c.human_mean
+        n_tickets = sum(tickets.values()) if cat == "all" else tickets.get(cat)
+        table.add_row(
+            f"[bold]{cat}[/bold]" if cat == "all" else cat,
+            "—" if n_tickets is None else f"{n_tickets:,}", f"{c.items:,}", f"{c.ai_errors:,}",
+            _num(c.human_mean), _num(c.ai_mean), _num(diff),
+            _pct(c.human_critical_fail_rate), _pct(c.ai_critical_fail_rate),
+        )
+    return table
+
+
+def print_scores(out: Console, summary: Any, replay: Any = None) -> None:
+    out.print(category_table(replay, summary))
+
+
+def print_run(out: Console, run_dir: Path, summaries: dict[str, Any]) -> None:
+    print_ingest(out, summaries["ingest"])
+    print_replay(out, summaries["replay"])
+    out.print(category_table(summaries["replay"], summaries["score"]))
+    out.print(f"[bold]Run folder[/bold] {run_dir}")
+    for name in ("manifest.json", "tickets.jsonl", "quarantine.jsonl", "items.jsonl", "scores.jsonl"):
+        if (run_dir / name).exists():
+            out.print(f"  {run_dir / name}")

@@ -1,0 +1,6 @@
+"""Tests never reach a hub: Hugging Face libraries are forced offline for the whole session."""
+
+import os
+
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -1,0 +1,79 @@
+"""End to end through the real CLI, as a user runs it (a subprocess, not the Python API)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "eval", *args], capture_output=True, text=True, timeout=300)
+
+
+def lines(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+@pytest.mark.parametrize("config", ["precomputed.yaml", "retrieval.yaml"])
+def test_run_writes_a_complete_run_folder(tmp_path: Path, config: str) -> None:
+    res = cli("run", str(DATA / config), "--out", str(tmp_path / "run"))
+    assert res.returncode == 0, res.stderr
+    run = tmp_path / "run"
+    manifest = json.loads((run / "manifest.json").read_text())
+    tickets = {t["ticket_id"]: t for t in lines(DATA / "tickets.jsonl")}
+    items = lines(run / "items.jsonl")
+    scores = lines(run / "scores.jsonl")
+    assert manifest["counts"]["tickets"] == len(tickets) == 12
+    assert manifest["counts"]["items"] == len(items) > 0
+    assert manifest["config_sha256"] and manifest["inputs"] and manifest["versions"]["python"]
+    assert set(manifest["stages"]) == {"ingest", "replay", "score"}
+    for item in items:
+        turns = tickets[item["ticket_id"]]["turns"]
+        assert item["context"] == [{"author": None, **t} for t in turns[: item["turn_index"]]]
+        assert turns[item["turn_index"]]["role"] == "agent"
+    assert len(scores) == 2 * len(items)
+    assert {(s["item_id"], s["side"]) for s in scores} == {(i["item_id"], side) for i in items for side in ("human", "ai")}
+    assert "Per category" in res.stdout and str(run / "scores.jsonl") in res.stdout
+
+
+def test_missing_precomputed_answer_is_an_error_not_a_score(tmp_path: Path) -> None:
+    assert cli("run", str(DATA / "precomputed.yaml"), "--out", str(tmp_path)).returncode == 0
+    items = {i["item_id"]: i for i in lines(tmp_path / "items.jsonl")}
+    assert items["T0010#1"]["ai"]["text"] is None and items["T0010#1"]["ai"]["error"]
+    ai = [s for s in lines(tmp_path / "scores.jsonl") if s["item_id"] == "T0010#1" and s["side"] == "ai"]
+    assert ai[0]["score"] is None and ai[0]["error"]
+
+
+def test_rerunning_a_stage_gives_the_same_bytes(tmp_path: Path) -> None:
+    assert cli("run", str(DATA / "retrieval.yaml"), "--out", str(tmp_path)).returncode == 0
+    before = {n: (tmp_path / n).read_bytes() for n in ("items.jsonl", "scores.jsonl")}
+    assert cli("replay", str(tmp_path)).returncode == 0
+    assert cli("score", str(tmp_path)).returncode == 0
+    assert {n: (tmp_path / n).read_bytes() for n in before} == before
+
+
+def test_bad_config_names_the_key_and_exits_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ndata: {paths: [t.jsonl]}\nrubrics: {path: r}\nreplay: {turns: sometimes}\n")
+    res = cli("run", str(bad))
+    assert res.returncode == 2
+    assert "bad.yaml" in res.stderr and "replay.turns" in res.stderr
+
+
+def test_validate_fails_with_exit_1_over_the_quarantine_limit(tmp_path: Path) -> None:
+    src = tmp_path / "mixed.jsonl"
+    good = (DATA / "tickets.jsonl").read_text().splitlines()[:3]
+    src.write_text("\n".join(good + ['{"ticket_id": "X1", "category": "a", "turns": []}']) + "\n")
+    res = cli("validate", str(src), "--out", str(tmp_path / "out"), "--max-quarantine", "0.1")
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "quarantine" in res.stderr
+    assert len(lines(tmp_path / "out" / "tickets.jsonl")) == 3
+    assert len(lines(tmp_path / "out" / "quarantine.jsonl")) == 1
+    ok = cli("validate", str(src), "--out", str(tmp_path / "out2"), "--max-quarantine", "0.5")
+    assert ok.returncode == 0 and "kept 3" in ok.stdout
