@@ -119,5 +119,18 @@ def score(run_dir: Annotated[Path, typer.Argument(help="an existing run folder")
     _paths("Wrote", [run_dir / "scores.jsonl"])
 
 
-def main() -> None:
-    app(prog_name="support-eval")
+
+@app.command()
+def synth(
+    out_dir: Annotated[Path, typer.Option("--out", help="folder for the generated files")],
+    tickets: Annotated[int, typer.Option(min=1, help="number of tickets")] = 3000,
+    seed: Annotated[int, typer.Option(help="same seed, same bytes")] = 7,
+    workers: Annotated[int, typer.Option(min=1, help="generator processes")] = 2,
+) -> None:
+    """Generate realistic support data with a planted truth (tickets, shadow AI, blind ratings)."""
+    from eval.synth import synth_to_dir
+
+    with _bar("synth", tickets) as advance:
+        summary = synth_to_dir(out_dir, tickets, seed, advance, workers)
+    out.print(summary.model_dump_json(indent=2))
+    _paths("Wrote", sorted(out_dir.glob("*.json*")))

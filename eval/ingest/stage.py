@@ -1,0 +1,142 @@
+"""The ingest stage: inputs -> valid tickets + quarantined records, with reconciled counts.
+
+Every record read comes out exactly once, as a Ticket or as a Quarantined entry, in input
+order; ``ingest_to_dir`` checks read == kept + quarantined before its files appear.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from eval.ingest.mapping import Mapping, MappingProblem, apply_mapping
+from eval.ingest.quarantine import REASONS, IngestError, Problem
+from eval.ingest.sources import BATCH, SourceRow, read_rows
+from eval.ingest.validate import KeptIds, check_ticket
+from eval.records import Quarantined, Ticket
+from eval.store import ARTIFACTS, atomic_writer, update_manifest
+
+Advance = Callable[[int], None]
+
+
+class IngestSummary(BaseModel):
+    read: int = 0
+    kept: int = 0
+    quarantined: int = 0
+    by_reason: dict[str, int] = Field(default_factory=dict)
+    sources: list[str] = Field(default_factory=list)
+
+    @property
+    def quarantine_share(self) -> float:
+        return self.quarantined / self.read if self.read else 0.0
+
+    def over_limit(self, max_share: float) -> str | None:
+        """The message to stop on when too much was quarantined, else None."""
+        if self.quarantine_share <= max_share:
+            return None
+        top = ", ".join(f"{reason} {n}" for reason, n in self.by_reason.items())
+        return (
+            f"{self.quarantined} of {self.read} records quarantined ({self.quarantine_share:.1%}), "
+            f"over the limit of {max_share:.1%}: {top}"
+        )
+
+
+def ingest(
+    paths: Sequence[str],
+    mapping: Mapping | None = None,
+    max_text_chars: int = 20_000,
+    advance: Advance | None = None,
+) -> Iterator[Ticket | Quarantined]:
+    """Each input record, in order, as a valid Ticket or as a Quarantined entry saying why."""
+    yield from _ingest(paths, mapping, max_text_chars, advance, Counter())
+
+
+def _ingest(
+    paths: Sequence[str],
+    mapping: Mapping | None,
+    max_text_chars: int,
+    advance: Advance | None,
+    tally: Counter[str],
+) -> Iterator[Ticket | Quarantined]:
+    """``tally["read"]`` counts records as the loaders produced them, for the reconciliation."""
+    if not paths:
+        raise IngestError("no input files given")
+    if max_text_chars <= 0:
+        raise ValueError(f"max_text_chars must be positive, got {max_text_chars}")
+    sources = [str(p) for p in paths]
+    kept_ids = KeptIds(sources)
+    pending = 0
+    for index, source in enumerate(sources):
+        for row in read_rows(source):
+            tally["read"] += 1
+            yield _judge(row, index, mapping, max_text_chars, kept_ids)
+            pending += 1
+            if advance is not None and pending == BATCH:
+                advance(pending)
+                pending = 0
+    if advance is not None and pending:
+        advance(pending)
+
+
+def _judge(
+    row: SourceRow, source_index: int, mapping: Mapping | None, max_text_chars: int, kept_ids: KeptIds
+) -> Ticket | Quarantined:
+    outcome = row.problem or _check(row, source_index, mapping, max_text_chars, kept_ids)
+    if isinstance(outcome, Ticket):
+        return outcome
+    return outcome.quarantine(row.source, row.line, row.raw)
+
+
+def _check(
+    row: SourceRow, source_index: int, mapping: Mapping | None, max_text_chars: int, kept_ids: KeptIds
+) -> Ticket | Problem:
+    """Only called for a row that was read (``record`` set, no problem)."""
+    try:
+        record = apply_mapping(row.record or {}, mapping, cells_are_text=row.kind == "csv")
+    except MappingProblem as exc:
+        return exc.problem
+    result = check_ticket(record, max_text_chars, mapping)
+    if isinstance(result, Problem):
+        return result
+    return kept_ids.claim(result.ticket_id, source_index, row.line) or result
+
+
+def ingest_to_dir(
+    paths: Sequence[str],
+    out_dir: Path,
+    mapping: Mapping | None = None,
+    max_text_chars: int = 20_000,
+    advance: Advance | None = None,
+) -> IngestSummary:
+    """Write ``tickets.jsonl`` and ``quarantine.jsonl`` (atomically, byte-deterministic) and the
+    counts, also stored under ``ingest`` in the run manifest."""
+    out_dir = Path(out_dir)
+    tally: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    kept = quarantined = 0
+    with (
+        atomic_writer(out_dir / ARTIFACTS["tickets"]) as tickets,
+        atomic_writer(out_dir / ARTIFACTS["quarantine"]) as rejected,
+    ):
+        for record in _ingest(paths, mapping, max_text_chars, advance, tally):
+            if isinstance(record, Ticket):
+                tickets.write(record.model_dump_json() + "\n")
+                kept += 1
+            else:
+                rejected.write(record.model_dump_json() + "\n")
+                reasons[record.reason] += 1
+                quarantined += 1
+        if tally["read"] != kept + quarantined:
+            raise RuntimeError(
+                f"ingest lost track of records: read {tally['read']}, kept {kept}, quarantined {quarantined}"
+            )
+    summary = IngestSummary(
+        read=tally["read"], kept=kept, quarantined=quarantined,
+        by_reason={reason: reasons[reason] for reason in REASONS if reasons[reason]},
+        sources=[str(p) for p in paths],
+    )
+    update_manifest(out_dir, ingest=summary.model_dump())
+    return summary

@@ -1,0 +1,108 @@
+"""The stage as a whole: order, byte-determinism, progress, counts, the quarantine gate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from eval.ingest import IngestError, IngestSummary, ingest, ingest_to_dir
+from eval.records import Quarantined, Ticket
+from eval.store import load_manifest
+
+DATA = Path(__file__).parent / "data"
+
+
+def ticket(n: int, **changes: object) -> str:
+    record = {
+        "ticket_id": f"T{n:04d}", "category": ["billing", "login"][n % 2],
+        "turns": [{"role": "customer", "text": f"question {n}"}, {"role": "agent", "text": f"answer {n}"}],
+        "metadata": {"n": n},
+    }
+    return json.dumps({**record, **changes})
+
+
+@pytest.fixture
+def mixed(tmp_path: Path) -> Path:
+    """2500 records, every 10th one without an agent turn, a truncated last line."""
+    lines = [ticket(n, turns=[{"role": "customer", "text": "hi"}]) if n % 10 == 0 else ticket(n) for n in range(2500)]
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join(lines) + '\n{"ticket_id": "T9')
+    return path
+
+
+def test_ingest_yields_one_result_per_record_in_order(mixed: Path) -> None:
+    results = list(ingest([str(mixed)]))
+    assert len(results) == 2501
+    lines = [r.line for r in results if isinstance(r, Quarantined)]
+    assert lines == [n + 1 for n in range(0, 2500, 10)] + [2501]
+    ids = [r.ticket_id for r in results if isinstance(r, Ticket)]
+    assert ids == [f"T{n:04d}" for n in range(2500) if n % 10]
+
+
+def test_output_is_byte_identical_across_runs(mixed: Path, tmp_path: Path) -> None:
+    first = ingest_to_dir([str(mixed)], tmp_path / "a")
+    second = ingest_to_dir([str(mixed)], tmp_path / "b")
+    assert first == second
+    for name in ("tickets.jsonl", "quarantine.jsonl"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert not list((tmp_path / "a").glob("*.partial"))
+
+
+def test_kept_tickets_round_trip_unchanged(mixed: Path, tmp_path: Path) -> None:
+    ingest_to_dir([str(mixed)], tmp_path / "out")
+    written = (tmp_path / "out" / "tickets.jsonl").read_text().splitlines()
+    source = mixed.read_text().splitlines()
+    assert Ticket.model_validate_json(written[0]) == Ticket.model_validate_json(source[1])
+    assert json.loads(written[0])["metadata"] == {"n": 1}
+
+
+def test_summary_counts_and_manifest(mixed: Path, tmp_path: Path) -> None:
+    summary = ingest_to_dir([str(mixed)], tmp_path / "out")
+    assert (summary.read, summary.kept, summary.quarantined) == (2501, 2250, 251)
+    assert summary.by_reason == {"invalid_json": 1, "no_agent_turn": 250}
+    assert summary.sources == [str(mixed)]
+    assert summary.quarantine_share == pytest.approx(251 / 2501)
+    assert load_manifest(tmp_path / "out")["ingest"] == summary.model_dump()
+
+
+def test_progress_callback_adds_up_to_records_read(mixed: Path, tmp_path: Path) -> None:
+    steps: list[int] = []
+    summary = ingest_to_dir([str(mixed)], tmp_path / "out", advance=steps.append)
+    assert sum(steps) == summary.read
+    assert len(steps) >= 3
+
+
+def test_quarantine_limit_message() -> None:
+    summary = IngestSummary(read=200, kept=180, quarantined=20, by_reason={"empty_text": 15, "no_agent_turn": 5})
+    assert summary.over_limit(0.10) is None
+    message = summary.over_limit(0.05)
+    assert message is not None
+    assert "20 of 200" in message and "10.0%" in message and "5.0%" in message and "empty_text 15" in message
+    assert IngestSummary().quarantine_share == 0.0
+
+
+def test_missing_later_input_fails_before_any_file_appears(mixed: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(IngestError, match="nope.jsonl: file not found"):
+        ingest_to_dir([str(mixed), str(tmp_path / "nope.jsonl")], out)
+    assert not (out / "tickets.jsonl").exists()
+    assert not (out / "quarantine.jsonl").exists()
+
+
+def test_no_inputs_and_bad_limit_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(IngestError, match="no input files"):
+        list(ingest([]))
+    with pytest.raises(ValueError, match="max_text_chars"):
+        list(ingest([str(DATA / "foreign.jsonl")], max_text_chars=0))
+
+
+def test_several_formats_in_one_run(tmp_path: Path) -> None:
+    jsonl = tmp_path / "a.jsonl"
+    jsonl.write_text(ticket(1) + "\n")
+    csv = tmp_path / "b.csv"
+    csv.write_text('ticket_id,category,turns\nT0002,login,"[{""role"": ""agent"", ""text"": ""ok""}]"\n')
+    summary = ingest_to_dir([str(jsonl), str(csv)], tmp_path / "out")
+    assert (summary.read, summary.kept) == (2, 2)
+    assert summary.sources == [str(jsonl), str(csv)]
