@@ -244,3 +244,16 @@ def test_a_bad_precomputed_line_names_file_line_and_field(tmp_path: Path, line: 
 def test_a_ticket_twice_in_the_history_is_an_error() -> None:
     with pytest.raises(ValueError, match="'T0001' appears twice"):
         Retrieval.fit([TICKETS[0], TICKETS[1], TICKETS[0]])
+
+
+def test_retrieval_never_passes_on_another_customers_personal_data() -> None:
+    from eval.responders.retrieval import scrub_other_customer, strip_signature
+
+    reply = ("Hi Lucía, I've blocked the saved card ending 3434. I can reach you at lucia@web.de "
+             "or +44 7700 900123.\n— Victor, Customer Care")
+    text = scrub_other_customer(strip_signature(reply, "agent_10", "Lucía"), [
+        Turn(role="customer", text="My card ending in 1111 was charged twice")])
+    assert "3434" not in text and "lucia@web.de" not in text and "900123" not in text
+    assert "Victor" not in text and "card ending 1111" in text
+    bare = scrub_other_customer(reply, [Turn(role="customer", text="I was charged twice")])
+    assert "the saved card." in bare

@@ -23,6 +23,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from eval.records import AIAnswer, Ticket, Turn
+from eval.redact import PiiSpan, redact
 from eval.responders import ReplayRequest
 from eval.store import read_jsonl
 
@@ -60,6 +61,11 @@ GREETING = re.compile(
 GENERIC_SIGNATURE = re.compile(
     rf"[\s,;]*\b{_CLOSING}[,!.]?\s*[-\u2013]?\s*({_NAME})(?:\s+{_NAME})?\s*\.?\s*$"
 )
+DASH_SIGNATURE = re.compile(
+    rf"\s*\n\s*[-\u2013\u2014]+\s*{_NAME}(?:\s+{_NAME})?(?:\s*,\s*[\w &]+)?\s*$"
+)
+"""A signature line such as "\u2014 Maria, Customer Care" at the end of a reply."""
+CARD_ENDING = re.compile(r"(?i)\b(card\s+)?ending(?:\s+in)?\s+(\d{4})\b")
 AUTHOR_NOISE = frozenset({"agent", "support", "team", "cs", "rep", "staff", "admin", "helpdesk"})
 
 
@@ -140,7 +146,33 @@ def strip_signature(reply: str, author: str | None, customer: str | None) -> str
             "", reply,
         )
         reply = re.sub(rf"(?i)\b{re.escape(names[0])}\b", "", reply)
+    reply = DASH_SIGNATURE.sub("", reply)
     return GENERIC_SIGNATURE.sub(lambda m: m.group(0) if m.group(1) == customer else "", reply)
+
+
+_THEIR_PII = {"email": "your email address", "phone": "your phone number", "card": "your card",
+              "iban": "your account", "address": "your address"}
+
+
+def _their_pii(span: PiiSpan) -> str:
+    return _THEIR_PII.get(span.kind, "your details")
+
+
+def scrub_other_customer(reply: str, context: Sequence[Turn]) -> str:
+    """Remove the historical customer's personal data: a reply must never leak it to another.
+
+    Card fragments ("card ending 4242") keep the current customer's own last four when they gave
+    them, otherwise they are dropped ("card").
+    """
+    own = CARD_ENDING.search(customer_text(context))
+    reply = redact(reply, _their_pii)
+
+    def card(m: re.Match[str]) -> str:
+        if own:
+            return f"{m.group(1) or ''}ending {own.group(2)}"
+        return "card" if m.group(1) else "your card"
+
+    return CARD_ENDING.sub(card, reply)
 
 
 def substitute_name(reply: str, old: str | None, new: str | None) -> str:
@@ -269,6 +301,7 @@ class Retrieval:
         reply = self.replies[match]
         text = strip_signature(reply.text, reply.author, reply.customer_name)
         text = substitute_name(text, reply.customer_name, customer_name_in(request.context))
+        text = scrub_other_customer(text, request.context)
         text = tidy(substitute_order_id(text, order_id_in(request.context)))
         if not text:
             return AIAnswer(text=None, responder=NAME, model=MODEL,
