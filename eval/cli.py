@@ -134,3 +134,74 @@ def synth(
         summary = synth_to_dir(out_dir, tickets, seed, advance, workers)
     out.print(summary.model_dump_json(indent=2))
     _paths("Wrote", sorted(out_dir.glob("*.json*")))
+
+
+@app.command()
+def packets(
+    run_dir: Annotated[Path, typer.Argument(help="an existing run folder (items.jsonl, scores.jsonl)")],
+    reviewers: Annotated[str, typer.Option(help="comma-separated reviewer names, e.g. qa_01,qa_02,qa_03")],
+    per_reviewer: Annotated[int, typer.Option(min=1, help="most ratings any one reviewer is given")],
+) -> None:
+    """Draw blind rating packets per reviewer, the key, reviewer links and the blinding audit."""
+    from eval.ratings.packets import PacketSpec, packets_table, policy_of_run, write_packets
+
+    with _user_errors():
+        spec = PacketSpec(tuple(r.strip() for r in reviewers.split(",") if r.strip()), per_reviewer)
+        policy, seed = policy_of_run(run_dir)
+        summary = write_packets(run_dir, spec, policy, seed)
+    out.print(packets_table(summary))
+    out.print(f"{summary.items} items, {summary.ratings} ratings for {len(summary.reviewers)} reviewers "
+              f"(round {summary.round}); blinding audit AUC before stripping "
+              f"{_auc(summary.audit.auc_before)}, after {_auc(summary.audit.auc_after)}")
+    for note in summary.notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
+    if summary.audit and summary.audit.warning:
+        console.print(f"[yellow]warning:[/yellow] blinding audit: {summary.audit.warning}")
+    _paths("Wrote", [run_dir / "packets", run_dir / "key.jsonl", run_dir / "blinding_audit.json"])
+
+
+def _auc(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+@app.command()
+def serve(
+    run_dir: Annotated[Path, typer.Argument(help="a run folder with packets/")],
+    host: Annotated[str, typer.Option(help="address to bind; keep 127.0.0.1 unless behind a proxy")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8765,
+) -> None:
+    """Serve the blind rating app: one secret link per reviewer."""
+    import json
+
+    from eval.ratings.app.server import serve as serve_app
+
+    tokens_file = run_dir / "packets" / "tokens.json"
+    if not tokens_file.exists():
+        console.print(f"[red]error:[/red] {tokens_file} not found; run `support-eval packets {run_dir}` first")
+        raise typer.Exit(EXIT_INPUT)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        console.print(f"[yellow]warning:[/yellow] binding to {host}: anyone who can reach it and has a link can rate")
+    out.print("[bold]Reviewer links[/bold] (send each reviewer only their own):")
+    for reviewer, token in json.loads(tokens_file.read_text(encoding="utf-8")).items():
+        out.print(f"  {reviewer}: http://{host}:{port}/r/{token}")
+    serve_app(run_dir, host, port)
+
+
+ratings_app = typer.Typer(no_args_is_help=True, help="Blind ratings: export from the app, import into the run.")
+
+
+@ratings_app.command("export")
+def ratings_export(
+    run_dir: Annotated[Path, typer.Argument(help="a run folder served with `serve`")],
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="default RUN/app_ratings.jsonl")] = None,
+) -> None:
+    """Write the ratings entered in the app as a reviewer file (DESIGN.md Rating columns)."""
+    from eval.ratings.export import export_ratings
+
+    with _user_errors():
+        path, n = export_ratings(run_dir, out_file)
+    out.print(f"{n} ratings exported")
+    _paths("Wrote", [path])
+
+
+app.add_typer(ratings_app, name="ratings")

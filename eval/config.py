@@ -37,7 +37,72 @@ class PrecomputedResponder(_Strict):
     path: str
 
 
-Responder = Annotated[RetrievalResponder | PrecomputedResponder, Field(discriminator="kind")]
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a customer support agent. Write the agent's next reply to the customer: "
+    "accurate, polite, concise, following company policy. Escalate when you cannot resolve the issue."
+)
+
+
+class Endpoint(_Strict):
+    """An OpenAI-compatible chat-completions server and how hard we may push it."""
+
+    base_url: str = Field(min_length=1)
+    model: str = Field(min_length=1)
+    api_key_env: str | None = None
+    """Name of the environment variable holding the API key (never the key itself)."""
+    api_key_header: Literal["authorization", "api-key"] = "authorization"
+    """``api-key`` for Azure OpenAI keys; ``authorization`` sends ``Bearer <key>``."""
+    api_version: str | None = None
+    """Azure OpenAI's ``api-version`` query parameter, when its endpoint needs one."""
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    max_tokens: int = Field(default=400, gt=0)
+    seed: int | None = None
+    concurrency: int = Field(default=8, gt=0)
+    timeout_s: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=5, ge=0)
+    backoff_base_s: float = Field(default=0.5, gt=0)
+    backoff_max_s: float = Field(default=30.0, gt=0)
+    requests_per_minute: float | None = Field(default=None, gt=0)
+    tokens_per_minute: float | None = Field(default=None, gt=0)
+    price_prompt_per_1k: float = Field(default=0.0, ge=0)
+    price_completion_per_1k: float = Field(default=0.0, ge=0)
+    redact: bool = True
+    """Redact personal data from every outgoing message (eval.redact), as for rating packets."""
+    cache: bool = True
+    cache_path: str | None = None
+    """SQLite response cache; default ``$XDG_CACHE_HOME/support-eval/responses.sqlite``."""
+
+    def params(self) -> dict[str, Any]:
+        """Generation parameters sent with every request (and part of the cache key)."""
+        out: dict[str, Any] = {"temperature": self.temperature, "max_tokens": self.max_tokens}
+        if self.top_p is not None:
+            out["top_p"] = self.top_p
+        if self.seed is not None:
+            out["seed"] = self.seed
+        return out
+
+
+class OpenAIResponder(Endpoint):
+    kind: Literal["openai"]
+    system_prompt: str = Field(default=DEFAULT_SYSTEM_PROMPT, min_length=1)
+    knowledge_path: str | None = None
+    """Optional text file of knowledge snippets appended to the system prompt."""
+    batch_size: int = Field(default=1024, gt=0)
+
+
+class JudgeConfig(Endpoint):
+    """The model behind ``llm_judge`` criteria and the pairwise judge."""
+
+    json_mode: bool = True
+    """Ask for ``response_format: json_object`` (servers that lack it ignore or reject it)."""
+    min_items: int = Field(default=30, ge=1)
+    """Calibration needs at least this many rated items in a category before the judge is trusted."""
+
+
+Responder = Annotated[
+    RetrievalResponder | PrecomputedResponder | OpenAIResponder, Field(discriminator="kind")
+]
 
 
 class ReplayConfig(_Strict):
@@ -62,6 +127,7 @@ class RunConfig(_Strict):
     rubrics: RubricsConfig
     ratings: RatingsConfig = RatingsConfig()
     policy: dict[str, Any] | str | None = None
+    judge: JudgeConfig | None = None
     source: str | None = Field(default=None, exclude=True)
 
     def resolve(self, path: str) -> Path:
@@ -74,6 +140,17 @@ class RunConfig(_Strict):
     def digest(self) -> str:
         payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def without_cache(cfg: RunConfig) -> RunConfig:
+    """The config with every response cache bypassed (``--no-cache``); recorded as such in the manifest."""
+    update: dict[str, Any] = {}
+    if isinstance(cfg.replay.responder, Endpoint):
+        responder = cfg.replay.responder.model_copy(update={"cache": False})
+        update["replay"] = cfg.replay.model_copy(update={"responder": responder})
+    if cfg.judge is not None:
+        update["judge"] = cfg.judge.model_copy(update={"cache": False})
+    return cfg.model_copy(update=update)
 
 
 def _where(loc: tuple[Any, ...]) -> str:

@@ -76,6 +76,18 @@ class HumanAnswer(Record):
     author: str | None = None
 
 
+def _unset(value: Any) -> bool:
+    return value is None
+
+
+class Usage(Record):
+    """Tokens a model call used and what they cost at the configured prices."""
+
+    prompt_tokens: int = Field(ge=0)
+    completion_tokens: int = Field(ge=0)
+    cost: float = Field(default=0.0, ge=0.0)
+
+
 class AIAnswer(Record):
     """What a responder returned; ``error`` set means the call failed, never a bad answer."""
 
@@ -84,6 +96,8 @@ class AIAnswer(Record):
     model: str | None = None
     latency_ms: float | None = None
     error: str | None = None
+    usage: Usage | None = Field(default=None, exclude_if=_unset)
+    """Model responders only; written only when set, so other responders' items are unchanged."""
 
 
 class Item(Record):
@@ -104,6 +118,10 @@ class CriterionResult(Record):
     value: float | None
     passed: bool | None
     critical: bool = False
+    reason: str | None = Field(default=None, exclude_if=_unset)
+    """Why an ``llm_judge`` criterion gave its value (the judge's own words)."""
+    error: str | None = Field(default=None, exclude_if=_unset)
+    """Why an ``llm_judge`` criterion has no value (failed call, malformed verdict)."""
 
 
 class Score(Record):
@@ -139,6 +157,10 @@ class BlindKey(Record):
     x: Side
     y: Side
     gold: bool = False
+    reviewer: str | None = None
+    """Who was given this rating_id (x/y is drawn per reviewer and item); None in older keys."""
+    round: int = 0
+    """Packet round: 0 first, then one more per follow-up round drawn after decisions."""
 
 
 class Rating(Record):
@@ -155,3 +177,26 @@ class Rating(Record):
     critical_y: bool | None = None
     comment: str | None = None
     seconds: float | None = None
+
+
+Preference = Literal["ai", "human", "tie_good", "tie_bad"]
+
+
+class UnblindedRating(Record):
+    """A rating mapped back through the key (``ratings.jsonl``): x/y replaced by ai/human."""
+
+    rating_id: str
+    item_id: str
+    ticket_id: str
+    category: str
+    reviewer: str
+    score_ai: int = Field(ge=1, le=5)
+    score_human: int = Field(ge=1, le=5)
+    preference: Preference | None = None
+    acceptable_ai: bool | None = None
+    acceptable_human: bool | None = None
+    critical_ai: bool | None = None
+    critical_human: bool | None = None
+    gold: bool = False
+    seconds: float | None = None
+    comment: str | None = None

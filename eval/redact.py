@@ -1,4 +1,4 @@
-"""Personal data in free text: emails, phone numbers, card numbers and IBANs.
+"""Personal data in free text: emails, phone numbers, card numbers, IBANs and street addresses.
 
 Written here rather than taken from a library: the NER-based scrubbers (presidio, scrubadub)
 are heavy and slow for millions of answers, and the checks we need are small and closed-form
@@ -8,6 +8,11 @@ amounts) from being taken for card numbers or IBANs.
 Phone numbers have no checksum, so a phone needs phone-like structure: an international prefix,
 a bracketed area code, or at least two separators between digit groups. A bare run of digits
 is more often an order or tracking number than a phone number and is not reported.
+
+Street addresses have no checksum either: an address is a house number next to one to four
+capitalised words ending in a street type ("221B Baker Street", "1600 Pennsylvania Ave NW",
+"Hauptstraße 12"), with an optional unit ("Apt 4B"). A bare number or a street name without
+a house number is not reported.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-PiiKind = Literal["email", "phone", "card", "iban"]
+PiiKind = Literal["email", "phone", "card", "iban", "address"]
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,32}\b", re.IGNORECASE)
@@ -25,6 +30,16 @@ _CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
 _PHONE = re.compile(
     r"(?<![\w+])(?<!\d[ .-])(?:(?:\+|00)\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?"
     r"\d(?:[ .-]?\d){5,14}(?!\w)(?![ .-]\d)"
+)
+_STREET_TYPE = (
+    r"(?:Street|St|Avenue|Ave|Road|Rd|Lane|Ln|Drive|Dr|Boulevard|Blvd|Court|Ct|Place|Pl|Square|Sq"
+    r"|Terrace|Crescent|Close|Parkway|Pkwy|Highway|Hwy|Way|Row|Mews|Gardens|Grove)\.?"
+)
+_UNIT = r"(?:,?\s+(?:Apt|Apartment|Suite|Unit|Flat|Floor|#)\.?\s*[A-Za-z0-9-]+)?"
+_ADDRESS = re.compile(
+    rf"\b\d{{1,5}}[A-Za-z]?,?\s+(?:[A-Z][\w'’-]*\s+){{1,4}}{_STREET_TYPE}"
+    rf"(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\b)?{_UNIT}(?![\w])"
+    rf"|\b[A-ZÄÖÜ][\wäöüß-]*(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm)\s+\d{{1,4}}[a-z]?\b"
 )
 _DATE = re.compile(r"\d{4}[-.]\d{1,2}[-.]\d{1,2}|\d{1,2}[-.]\d{1,2}[-.]\d{4}")
 _DIGIT = re.compile(r"\d")
@@ -46,6 +61,8 @@ class PiiSpan:
             return self.text.lower()
         if self.kind == "iban":
             return self.text.replace(" ", "").upper()
+        if self.kind == "address":
+            return " ".join(self.text.lower().replace(",", " ").replace(".", " ").split())
         digits = "".join(c for c in self.text if c.isdigit())
         return digits[-_PHONE_KEY_DIGITS:] if self.kind == "phone" else digits
 
@@ -116,11 +133,15 @@ def _phones(text: str) -> list[PiiSpan]:
     ]
 
 
+def _addresses(text: str) -> list[PiiSpan]:
+    return [PiiSpan("address", m.start(), m.end(), m.group()) for m in _ADDRESS.finditer(text)]
+
+
 def find_pii(text: str) -> list[PiiSpan]:
     """Non-overlapping spans in text order; on overlap the checksum-backed kind wins over a phone."""
     found = _emails(text)
     if _DIGIT.search(text):
-        for finder in (_ibans, _cards, _phones):
+        for finder in (_ibans, _cards, _addresses, _phones):
             for span in finder(text):
                 if not any(span.start < kept.end and kept.start < span.end for kept in found):
                     found.append(span)

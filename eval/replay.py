@@ -11,11 +11,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from eval.config import ReplayConfig, RetrievalResponder
+from eval.config import ReplayConfig
 from eval.records import AIAnswer, HumanAnswer, Item, Ticket, item_id
 from eval.responders import ReplayRequest, Responder, build_responder
 from eval.responders.precomputed import MISSING, Precomputed
@@ -44,6 +44,13 @@ class ReplaySummary(BaseModel):
     which: Which = "all"
     answer_seconds: float = Field(default=0.0, description="wall time spent inside the responder")
     ms_per_item: float | None = None
+    usage: dict[str, float] = Field(
+        default_factory=dict, description="tokens and cost of the answers in items.jsonl (cached ones included)"
+    )
+    responder_stats: dict[str, Any] = Field(
+        default_factory=dict, description="what this replay actually sent and spent (model responders)"
+    )
+    retried: int | None = Field(default=None, description="items re-answered by --retry-errors")
 
 
 def agent_turn_indices(ticket: Ticket, which: Which) -> list[int]:
@@ -149,6 +156,7 @@ class _Tally:
     missing: Counter[str] = field(default_factory=Counter)
     replayed: Counter[str] = field(default_factory=Counter)
     models: set[str] = field(default_factory=set)
+    usage: Counter[str] = field(default_factory=Counter)
 
     def read(self, tickets: Iterable[Ticket], held_out: frozenset[str]) -> Iterator[Ticket]:
         for ticket in tickets:
@@ -167,6 +175,10 @@ class _Tally:
             self.missing[item.category] += 1
         if item.ai.model:
             self.models.add(item.ai.model)
+        if item.ai.usage is not None:
+            self.usage["prompt_tokens"] += item.ai.usage.prompt_tokens
+            self.usage["completion_tokens"] += item.ai.usage.completion_tokens
+            self.usage["cost"] += item.ai.usage.cost
 
 
 def replay_to_file(
@@ -176,22 +188,69 @@ def replay_to_file(
     """Stream tickets to items.jsonl (atomically); ``advance(n)``: n more tickets consumed."""
     responder = build_responder(cfg.responder, tickets_path, resolve)
     timed = _Timed(responder, clock)
-    retrieval = isinstance(cfg.responder, RetrievalResponder)
-    batch_size = cfg.responder.batch_size if retrieval else DEFAULT_BATCH
+    batch_size = getattr(cfg.responder, "batch_size", DEFAULT_BATCH)
     tally = _Tally()
     reported = 0
-    with atomic_writer(items_path) as fh:
-        tickets = tally.read(read_jsonl(tickets_path, Ticket), responder.held_out)
-        for item in replay(tickets, timed, cfg.turns, batch_size):
-            fh.write(item.to_json())
-            fh.write("\n")
-            tally.add(item)
-            if advance and tally.tickets > reported:
-                advance(tally.tickets - reported)
-                reported = tally.tickets
+    try:
+        with atomic_writer(items_path) as fh:
+            tickets = tally.read(read_jsonl(tickets_path, Ticket), responder.held_out)
+            for item in replay(tickets, timed, cfg.turns, batch_size):
+                fh.write(item.to_json())
+                fh.write("\n")
+                tally.add(item)
+                if advance and tally.tickets > reported:
+                    advance(tally.tickets - reported)
+                    reported = tally.tickets
+    finally:
+        _close(responder)
     if advance and tally.tickets > reported:
         advance(tally.tickets - reported)
     return _summary(tally, responder, timed.seconds, cfg.turns)
+
+
+def _close(responder: Responder) -> None:
+    """Model responders hold connections and an event loop; the others have nothing to close."""
+    close = getattr(responder, "close", None)
+    if close is not None:
+        close()
+
+
+def retry_errors_to_file(
+    items_path: Path, cfg: ReplayConfig, resolve: Callable[[str], Path], tickets_path: Path,
+    *, clock: Callable[[], float] = time.perf_counter,
+) -> ReplaySummary:
+    """Re-answer only the items whose ``ai.error`` is set; every other line is kept byte for byte."""
+    responder = build_responder(cfg.responder, tickets_path, resolve)
+    timed = _Timed(responder, clock)
+    batch_size = getattr(cfg.responder, "batch_size", DEFAULT_BATCH)
+    lines = [ln for ln in items_path.read_text(encoding="utf-8").splitlines(keepends=True) if ln.strip()]
+    items = list(read_jsonl(items_path, Item))
+    failed = [i for i, item in enumerate(items) if item.ai.error]
+    tally = _Tally()
+    try:
+        for start in range(0, len(failed), batch_size):
+            chunk = failed[start:start + batch_size]
+            requests = [_request_of(items[i]) for i in chunk]
+            for i, request, answer in zip(chunk, requests, timed.answer(requests), strict=True):
+                items[i] = items[i].model_copy(update={"ai": _checked(answer, responder, request)})
+                lines[i] = items[i].to_json() + "\n"
+    finally:
+        _close(responder)
+    with atomic_writer(items_path) as fh:
+        fh.writelines(lines)
+    tally.tickets = len({item.ticket_id for item in items})
+    tally.replayed.update({item.ticket_id: item.category for item in items}.values())
+    for item in items:
+        tally.add(item)
+    summary = _summary(tally, responder, timed.seconds, cfg.turns)
+    return summary.model_copy(update={"retried": len(failed)})
+
+
+def _request_of(item: Item) -> ReplayRequest:
+    return ReplayRequest(
+        item_id=item.item_id, ticket_id=item.ticket_id, turn_index=item.turn_index,
+        context=tuple(t.model_copy(deep=True) for t in item.context),
+    )
 
 
 def _summary(tally: _Tally, responder: Responder, seconds: float, which: Which) -> ReplaySummary:
@@ -211,4 +270,6 @@ def _summary(tally: _Tally, responder: Responder, seconds: float, which: Which) 
         which=which,
         answer_seconds=round(seconds, 6),
         ms_per_item=round(1000 * seconds / items, 3) if items else None,
+        usage={k: round(v, 6) for k, v in sorted(tally.usage.items())},
+        responder_stats=dict(getattr(responder, "stats", {}) or {}),
     )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from eval.config import PrecomputedResponder, RetrievalResponder
+from eval.config import OpenAIResponder, PrecomputedResponder, RetrievalResponder
 from eval.records import AIAnswer, Turn
 
 
@@ -38,7 +38,7 @@ class Responder(Protocol):
 
 
 def build_responder(
-    cfg: RetrievalResponder | PrecomputedResponder,
+    cfg: RetrievalResponder | PrecomputedResponder | OpenAIResponder,
     tickets_path: Path,
     resolve: Callable[[str], Path],
 ) -> Responder:
@@ -52,4 +52,8 @@ def build_responder(
         from eval.responders.precomputed import Precomputed
 
         return Precomputed.from_files(resolve(cfg.path), tickets_path)
+    if isinstance(cfg, OpenAIResponder):
+        from eval.responders.openai import OpenAIChat
+
+        return OpenAIChat.from_config(cfg, resolve)
     raise TypeError(f"unknown responder config: {type(cfg).__name__}")

@@ -8,27 +8,53 @@ text, personal data in the context) is computed at most once per item and shared
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from eval.records import Turn
 from eval.redact import find_pii
 from eval.rubrics.spec import (
-    Criterion, Escalation, Forbidden, Length, MentionsFact, NoPiiEcho, Required,
+    Criterion, Escalation, Forbidden, Length, LlmJudge, MentionsFact, NoPiiEcho, Required,
 )
 
 PiiKey = tuple[str, str]
 
 
 @dataclass(frozen=True)
+class Judged:
+    """A model's verdict on one ``llm_judge`` criterion for one answer: a value or an error."""
+
+    value: float | None = None
+    reason: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class JudgeRequest:
+    """One answer to be rated on one ``llm_judge`` criterion, with the conversation before it."""
+
+    criterion: LlmJudge
+    answer: str
+    context: tuple[Turn, ...]
+    item_id: str
+    side: str
+
+
+class JudgeFailed(ValueError):
+    """An ``llm_judge`` criterion has no usable verdict: the answer gets an error, not a score."""
+
+
+@dataclass(frozen=True)
 class Answer:
     text: str
     lower: str
+    judged: Mapping[str, Judged] = field(default_factory=dict)
+    """Verdicts for the rubric's ``llm_judge`` criteria, by criterion id (judged beforehand)."""
 
     @classmethod
-    def of(cls, text: str) -> Answer:
-        return cls(text, text.lower())
+    def of(cls, text: str, judged: Mapping[str, Judged] | None = None) -> Answer:
+        return cls(text, text.lower(), judged or {})
 
     @cached_property
     def words(self) -> int:
@@ -112,9 +138,19 @@ def no_pii_echo(c: NoPiiEcho, answer: Answer, item: ItemView) -> float | None:
     return float(not (answer.pii & item.context_pii))
 
 
+def llm_judge(c: LlmJudge, answer: Answer, item: ItemView) -> float:
+    """The judge's 1-5 score, looked up: the call itself happens before scoring (eval.judges)."""
+    verdict = answer.judged.get(c.id)
+    if verdict is None:
+        raise JudgeFailed(f"no judge verdict for criterion {c.id!r} (does the run config have a judge section?)")
+    if verdict.error is not None or verdict.value is None:
+        raise JudgeFailed(verdict.error or "judge gave no value")
+    return verdict.value
+
+
 EVALUATORS: dict[str, Callable[[Any, Answer, ItemView], float | None]] = {
     "required": required, "forbidden": forbidden, "mentions_fact": mentions_fact,
-    "length": length, "escalation": escalation, "no_pii_echo": no_pii_echo,
+    "length": length, "escalation": escalation, "no_pii_echo": no_pii_echo, "llm_judge": llm_judge,
 }
 
 

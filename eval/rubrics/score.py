@@ -7,20 +7,26 @@ exist (``ai.error``) is recorded with ``score=None`` and the error, never as a z
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel
 
 from eval.records import CriterionResult, Item, Score, Side
-from eval.rubrics.criteria import Answer, ItemView, evaluate
-from eval.rubrics.spec import Rubric, RubricBook, load_rubrics
+from eval.rubrics.criteria import Answer, ItemView, Judged, JudgeFailed, JudgeRequest, evaluate
+from eval.rubrics.spec import Rubric, RubricBook, RubricError, load_rubrics
 from eval.store import atomic_writer, read_jsonl
 
 NO_CRITERIA = "no applicable criteria"
 NO_AI_TEXT = "AI answer has no text"
+JUDGE_ERROR = "llm_judge"
 _ADVANCE_EVERY = 256
+
+Judge = Callable[[Sequence[JudgeRequest]], list[Judged]]
+"""Answers judge requests in order (eval.judges.rubric); a failed verdict is ``Judged(error=...)``."""
+Verdicts = Mapping[tuple[str, str], Mapping[str, Judged]]
+"""(item_id, side) → criterion id → verdict."""
 
 
 @dataclass(frozen=True)
@@ -45,14 +51,19 @@ def _score(rubric: Rubric, answer: Answer, item: ItemView) -> AnswerScore:
     weights = weighted = 0.0
     critical_fail = False
     for c in rubric.criteria:
-        value = evaluate(c, answer, item)
+        try:
+            value = evaluate(c, answer, item)
+        except JudgeFailed as exc:
+            results[c.id] = CriterionResult(value=None, passed=None, critical=c.critical, error=str(exc))
+            return AnswerScore(rubric.ref, results, None, error=f"{JUDGE_ERROR} {c.id}: {exc}")
         if value is None and c.na != "skip":
             value = c.value_max if c.na == "pass" else c.value_min
         if value is None:
             results[c.id] = CriterionResult(value=None, passed=None, critical=c.critical)
             continue
-        passed = value >= c.value_max
-        results[c.id] = CriterionResult(value=value, passed=passed, critical=c.critical)
+        passed = value >= c.pass_value
+        reason = answer.judged[c.id].reason if c.id in answer.judged else None
+        results[c.id] = CriterionResult(value=value, passed=passed, critical=c.critical, reason=reason)
         critical_fail = critical_fail or (c.critical and not passed)
         weights += c.weight
         weighted += c.weight * (value - c.value_min) / (c.value_max - c.value_min)
@@ -66,17 +77,65 @@ def score_answer(rubric: Rubric, text: str, item: Item) -> AnswerScore:
     return _score(rubric, Answer.of(text), ItemView(item.metadata, tuple(item.context)))
 
 
-def score_item(book: RubricBook, item: Item) -> tuple[Score, Score]:
-    """(human, ai) scores of one item with its category's rubric."""
+def _ai_error(item: Item) -> str | None:
+    return item.ai.error if item.ai.error is not None else (NO_AI_TEXT if item.ai.text is None else None)
+
+
+def score_item(book: RubricBook, item: Item, verdicts: Verdicts | None = None) -> tuple[Score, Score]:
+    """(human, ai) scores of one item with its category's rubric; ``verdicts`` holds the judge's
+    verdicts for the rubric's ``llm_judge`` criteria (see ``judge_requests``)."""
     rubric = book.for_category(item.category)
     view = ItemView(item.metadata, tuple(item.context))
-    human = _score(rubric, Answer.of(item.human.text), view).to_record(item.item_id, "human")
-    ai_error = item.ai.error if item.ai.error is not None else (NO_AI_TEXT if item.ai.text is None else None)
+    judged = verdicts or {}
+    human_answer = Answer.of(item.human.text, judged.get((item.item_id, "human")))
+    human = _score(rubric, human_answer, view).to_record(item.item_id, "human")
+    ai_error = _ai_error(item)
     if ai_error is not None:
         ai = AnswerScore(rubric.ref, {}, None, error=ai_error).to_record(item.item_id, "ai")
     else:
-        ai = _score(rubric, Answer.of(item.ai.text or ""), view).to_record(item.item_id, "ai")
+        ai_answer = Answer.of(item.ai.text or "", judged.get((item.item_id, "ai")))
+        ai = _score(rubric, ai_answer, view).to_record(item.item_id, "ai")
     return human, ai
+
+
+def judge_requests(book: RubricBook, item: Item) -> list[JudgeRequest]:
+    """What the judge must rate before ``score_item``: each applicable ``llm_judge`` criterion of
+    each answer that exists (a criterion whose ``when`` does not hold is not sent)."""
+    rubric = book.for_category(item.category)
+    if not rubric.judged:
+        return []
+    view = ItemView(item.metadata, tuple(item.context))
+    sides = [("human", item.human.text)] + ([("ai", item.ai.text or "")] if _ai_error(item) is None else [])
+    return [
+        JudgeRequest(c, text, view.context, item.item_id, side)
+        for c in rubric.judged
+        if c.when is None or c.when.regex.search(view.customer_text)
+        for side, text in sides
+    ]
+
+
+def _chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    chunk: list[Item] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _judge_chunk(book: RubricBook, chunk: list[Item], judge: Judge | None) -> dict[tuple[str, str], dict[str, Judged]]:
+    requests = [r for item in chunk for r in judge_requests(book, item)]
+    verdicts: dict[tuple[str, str], dict[str, Judged]] = {}
+    if not requests or judge is None:
+        return verdicts
+    outcomes = judge(requests)
+    if len(outcomes) != len(requests):
+        raise ValueError(f"judge returned {len(outcomes)} verdicts for {len(requests)} requests")
+    for request, outcome in zip(requests, outcomes, strict=True):
+        verdicts.setdefault((request.item_id, request.side), {})[request.criterion.id] = outcome
+    return verdicts
 
 
 class CategoryScores(BaseModel):
@@ -93,6 +152,8 @@ class CategoryScores(BaseModel):
     """AI answers missing (failed call, no precomputed answer): not scored, not counted as zero."""
     no_applicable_criteria: int = 0
     """Answers (either side) for which no criterion applied."""
+    judge_errors: int = 0
+    """Answers (either side) left unscored because an ``llm_judge`` verdict failed or was malformed."""
 
 
 class ScoreSummary(BaseModel):
@@ -112,6 +173,7 @@ class _Tally:
     critical: dict[str, int] = field(default_factory=lambda: {"human": 0, "ai": 0})
     ai_errors: int = 0
     no_criteria: int = 0
+    judge_errors: int = 0
 
     def add(self, human: Score, ai: Score) -> None:
         self.items += 1
@@ -122,6 +184,8 @@ class _Tally:
                 self.critical[s.side] += s.critical_fail
             elif s.error == NO_CRITERIA:
                 self.no_criteria += 1
+            elif s.error is not None and s.error.startswith(JUDGE_ERROR):
+                self.judge_errors += 1
             else:
                 self.ai_errors += 1
 
@@ -133,6 +197,7 @@ class _Tally:
             self.critical[side] += other.critical[side]
         self.ai_errors += other.ai_errors
         self.no_criteria += other.no_criteria
+        self.judge_errors += other.judge_errors
 
     def summary(self) -> CategoryScores:
         def ratio(num: float, side: str) -> float | None:
@@ -144,31 +209,34 @@ class _Tally:
             human_critical_fail_rate=ratio(self.critical["human"], "human"),
             ai_critical_fail_rate=ratio(self.critical["ai"], "ai"),
             ai_errors=self.ai_errors, no_applicable_criteria=self.no_criteria,
+            judge_errors=self.judge_errors,
         )
 
 
 def score_to_file(
     items_path: Path, scores_path: Path, rubrics_path: Path,
-    advance: Callable[[int], None] | None = None,
+    advance: Callable[[int], None] | None = None, judge: Judge | None = None,
 ) -> ScoreSummary:
     """Stream items, write human then ai score per item in item order; ``advance(n)`` gets the
-    number of items done since its last call."""
+    number of items done since its last call. Rubrics with ``llm_judge`` criteria need ``judge``;
+    it is called once per chunk of items, so its calls run concurrently."""
     book = load_rubrics(rubrics_path)
+    judged = [r.ref for r in book.rubrics if r.judged]
+    if judged and judge is None:
+        raise RubricError(f"{rubrics_path}: rubrics {', '.join(judged)} have llm_judge criteria "
+                          "but the run config has no judge section")
     tallies: dict[str, _Tally] = {}
     rubrics: dict[str, str] = {}
-    pending = 0
     with atomic_writer(Path(scores_path)) as fh:
-        for item in read_jsonl(Path(items_path), Item):
-            human, ai = score_item(book, item)
-            fh.write(human.model_dump_json() + "\n" + ai.model_dump_json() + "\n")
-            tallies.setdefault(item.category, _Tally()).add(human, ai)
-            rubrics.setdefault(item.category, human.rubric)
-            pending += 1
-            if advance is not None and pending == _ADVANCE_EVERY:
-                advance(pending)
-                pending = 0
-    if advance is not None and pending:
-        advance(pending)
+        for chunk in _chunks(read_jsonl(Path(items_path), Item), _ADVANCE_EVERY):
+            verdicts = _judge_chunk(book, chunk, judge)
+            for item in chunk:
+                human, ai = score_item(book, item, verdicts)
+                fh.write(human.model_dump_json() + "\n" + ai.model_dump_json() + "\n")
+                tallies.setdefault(item.category, _Tally()).add(human, ai)
+                rubrics.setdefault(item.category, human.rubric)
+            if advance is not None:
+                advance(len(chunk))
     total = _Tally()
     for tally in tallies.values():
         total.merge(tally)

@@ -113,6 +113,11 @@ class CriterionSpec:
     when: When | None = None
     na: Na = "skip"
 
+    @property
+    def pass_value(self) -> float:
+        """The value at or above which the criterion counts as passed."""
+        return self.value_max
+
 
 @dataclass(frozen=True, kw_only=True, config=_SPEC)
 class Required(CriterionSpec):
@@ -193,10 +198,31 @@ class NoPiiEcho(CriterionSpec):
     kind: Literal["no_pii_echo"]
 
 
-Criterion = Required | Forbidden | MentionsFact | Length | Escalation | NoPiiEcho
+@dataclass(frozen=True, kw_only=True, config=_SPEC)
+class LlmJudge(CriterionSpec):
+    """G-Eval style: a model rates the answer 1-5 on ``criterion`` following ``steps``.
+
+    The verdict is JSON ``{"score": <1-5>, "reason": "..."}`` parsed strictly; a malformed
+    verdict or a failed call is an error on the answer's score, never a value.
+    """
+
+    value_min: ClassVar[float] = 1.0
+    value_max: ClassVar[float] = 5.0
+
+    kind: Literal["llm_judge"]
+    criterion: str = Field(min_length=1)
+    steps: tuple[str, ...] = ()
+    pass_at: int = Field(default=4, ge=1, le=5)
+
+    @property
+    def pass_value(self) -> float:
+        return float(self.pass_at)
+
+
+Criterion = Required | Forbidden | MentionsFact | Length | Escalation | NoPiiEcho | LlmJudge
 KINDS: dict[str, type[CriterionSpec]] = {
     "required": Required, "forbidden": Forbidden, "mentions_fact": MentionsFact,
-    "length": Length, "escalation": Escalation, "no_pii_echo": NoPiiEcho,
+    "length": Length, "escalation": Escalation, "no_pii_echo": NoPiiEcho, "llm_judge": LlmJudge,
 }
 _ADAPTERS = {kind: TypeAdapter(cls) for kind, cls in KINDS.items()}
 
@@ -227,6 +253,11 @@ class Rubric:
     def ref(self) -> str:
         """How scores name the rubric: ``id@version``."""
         return f"{self.id}@{self.version}"
+
+    @property
+    def judged(self) -> tuple[LlmJudge, ...]:
+        """The criteria a model must judge before this rubric can score an answer."""
+        return tuple(c for c in self.criteria if isinstance(c, LlmJudge))
 
     def warm(self) -> Rubric:
         """Compile every pattern now, so a long scoring run never pays for it per answer."""

@@ -1,0 +1,285 @@
+"""Inter-reviewer agreement (ordinal Krippendorff's alpha) and per-reviewer reliability.
+
+Alpha is computed here because the ``krippendorff`` package is GPL-licensed; the tests
+check this implementation against it to 1e-9. Each (item, side) is one unit rated 1-5.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+from scipy import stats as sps
+from threadpoolctl import threadpool_limits
+
+from eval.ratings.importer import read_ratings
+from eval.stats import rounded
+from eval.store import write_json
+
+if TYPE_CHECKING:
+    from eval.decide import Policy
+
+VALUES = 5
+
+
+class ReviewerPolicy(BaseModel):
+    """When a reviewer counts as unreliable; judged only with at least ``min_overlap`` co-rated units."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_overlap: int = Field(default=20, ge=1)
+    min_consensus_spearman: float = 0.3
+    max_abs_bias: float = Field(default=1.0, gt=0)
+    min_gold_flags: int = Field(default=5, ge=1)
+    min_gold_accuracy: float = Field(default=0.8, ge=0, le=1)
+    exclude_unreliable: bool = True
+
+
+def unit_counts(units: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Counts of each value 1..5 per unit (n_units x 5) from long-format (unit code, score)."""
+    n_units = int(units.max()) + 1 if units.size else 0
+    flat = units.astype(np.int64) * VALUES + (scores.astype(np.int64) - 1)
+    return np.bincount(flat, minlength=n_units * VALUES).reshape(n_units, VALUES)
+
+
+def coincidences(counts: np.ndarray) -> np.ndarray:
+    """Krippendorff's coincidence matrix; units with one value contribute nothing."""
+    counts = np.asarray(counts, dtype=float)
+    m = counts.sum(axis=1)
+    weights = np.where(m >= 2, 1.0 / np.maximum(m - 1.0, 1.0), 0.0)
+    weighted = counts * weights[:, None]
+    return weighted.T @ counts - np.diag(weighted.sum(axis=0))
+
+
+def _ordinal_delta(marginals: np.ndarray) -> np.ndarray:
+    """Squared ordinal distances for each value pair, per row of marginals (... x 5 x 5)."""
+    cum = np.cumsum(marginals, axis=-1)
+    lo = np.minimum.outer(np.arange(VALUES), np.arange(VALUES))
+    hi = np.maximum.outer(np.arange(VALUES), np.arange(VALUES))
+    before_lo = np.where(lo > 0, cum[..., np.maximum(lo - 1, 0)], 0.0)
+    between = cum[..., hi] - before_lo
+    return (between - (marginals[..., lo] + marginals[..., hi]) / 2.0) ** 2
+
+
+def alpha_from_coincidences(o: np.ndarray) -> np.ndarray:
+    """Ordinal alpha of one coincidence matrix (5 x 5) or a stack of them (... x 5 x 5)."""
+    marg = o.sum(axis=-1)
+    n = marg.sum(axis=-1)
+    delta = _ordinal_delta(marg)
+    observed = (o * delta).sum(axis=(-2, -1))
+    expected = (marg[..., :, None] * marg[..., None, :] * delta).sum(axis=(-2, -1)) / (n - 1.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(expected > 0, 1.0 - observed / np.where(expected > 0, expected, 1.0), np.nan)
+
+
+def ordinal_alpha(counts: np.ndarray) -> float:
+    """Krippendorff's alpha (ordinal) from unit value counts; NaN when nothing is pairable."""
+    return float(alpha_from_coincidences(coincidences(counts)))
+
+
+@dataclass(frozen=True)
+class AgreementStats:
+    alpha: float
+    low: float
+    high: float
+    units: int
+    pairable_values: float
+    exact: float
+    within_one: float
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "alpha": self.alpha, "low": self.low, "high": self.high, "units": self.units,
+            "pairable_values": self.pairable_values, "exact": self.exact, "within_one": self.within_one,
+        }
+
+
+def item_alpha(
+    long: pd.DataFrame, n_boot: int, confidence: float, rng: np.random.Generator | None
+) -> AgreementStats:
+    """Alpha over (item, side) units with a bootstrap interval that resamples items.
+
+    ``long`` has columns item, side (0/1), score. Items with the same value counts on both
+    sides contribute the same coincidences, so resampling n items is a multinomial draw over
+    those patterns: exact, and as cheap for a million items as for a hundred.
+    """
+    items, item_codes = pd.factorize(long["item"])
+    counts = unit_counts(items * 2 + long["side"].to_numpy(), long["score"].to_numpy())
+    counts = counts.reshape(len(item_codes), 2 * VALUES)
+    if counts.shape[0] == 0:
+        nan = float("nan")
+        return AgreementStats(nan, nan, nan, 0, 0.0, nan, nan)
+    patterns, freq = _patterns(counts)
+    per_pattern = np.stack(
+        [coincidences(p.reshape(2, VALUES)) for p in patterns]
+    )  # one 5x5 per pattern: a few hundred at most, whatever the data size
+    o = np.tensordot(freq, per_pattern, axes=1)
+    est = float(alpha_from_coincidences(o))
+    pairable = counts.reshape(-1, 2, VALUES).sum(axis=2) >= 2
+    n = o.sum()
+    exact = float(np.trace(o) / n) if n else float("nan")
+    near = np.abs(np.subtract.outer(np.arange(VALUES), np.arange(VALUES))) <= 1
+    within = float(o[near].sum() / n) if n else float("nan")
+    low = high = float("nan")
+    if rng is not None and n > 0 and np.isfinite(est):
+        draws = rng.multinomial(len(item_codes), freq / freq.sum(), size=n_boot)
+        with threadpool_limits(1, user_api="blas"):  # small products: threads only contend (see stats)
+            boot = alpha_from_coincidences(np.tensordot(draws.astype(float), per_pattern, axes=1))
+        tail = (1.0 - confidence) / 2.0
+        low, high = (float(v) for v in np.nanquantile(boot, [tail, 1.0 - tail]))
+    return AgreementStats(est, low, high, int(pairable.sum()), float(n), exact, within)
+
+
+def _patterns(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows and their frequencies; rows packed into one integer when they fit, since
+    sorting a million 1-D codes is far faster than ``np.unique(axis=0)``."""
+    base = int(counts.max()) + 1
+    if base ** counts.shape[1] >= 2 ** 62:
+        patterns, freq = np.unique(counts, axis=0, return_counts=True)
+        return patterns, freq
+    codes = counts.astype(np.int64) @ (base ** np.arange(counts.shape[1], dtype=np.int64))
+    _, first, freq = np.unique(codes, return_index=True, return_counts=True)
+    return counts[first], freq
+
+
+def long_scores(ratings: pd.DataFrame) -> pd.DataFrame:
+    """One row per (rating, side): item, side (0 = ai, 1 = human), reviewer, score."""
+    n = len(ratings)
+    return pd.DataFrame({
+        "item": np.concatenate([ratings["item_id"].to_numpy()] * 2),
+        "side": np.repeat([0, 1], n),
+        "reviewer": np.concatenate([ratings["reviewer"].to_numpy()] * 2),
+        "score": np.concatenate([ratings["score_ai"].to_numpy(), ratings["score_human"].to_numpy()]),
+    })
+
+
+def _others_mean(long: pd.DataFrame) -> pd.Series:
+    """Mean score of the other reviewers on the same unit (NaN when nobody else rated it)."""
+    grouped = long.groupby(["item", "side"], sort=False)["score"]
+    total, count = grouped.transform("sum"), grouped.transform("count")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (total - long["score"]) / (count - 1).where(count > 1)
+
+
+GOLD_FIELDS = ("acceptable_ai", "acceptable_human", "critical_ai", "critical_human")
+
+
+def _gold_hits(ratings: pd.DataFrame) -> pd.DataFrame:
+    """Per gold item, answer field and reviewer: does the reviewer's flag match the known answer?
+
+    The key only marks gold items (answers everyone should agree on), not their answers, so
+    the known answer is the majority of the *other* reviewers on that flag (acceptable /
+    critical, per side); a split vote leaves that flag out.
+    """
+    gold = ratings[ratings["gold"].astype(bool)]
+    parts = [
+        pd.DataFrame({"item": gold["item_id"].to_numpy(), "field": name,
+                      "reviewer": gold["reviewer"].to_numpy(), "value": gold[name].to_numpy()})
+        for name in GOLD_FIELDS
+    ]
+    flags = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    flags = flags[flags["value"].notna()] if len(flags) else flags
+    if flags.empty:
+        return pd.DataFrame({"reviewer": pd.Series(dtype=object), "hit": pd.Series(dtype=bool)})
+    value = flags["value"].astype(float)
+    grouped = value.groupby([flags["item"], flags["field"]])
+    total, count = grouped.transform("sum"), grouped.transform("count")
+    others = (total - value) / (count - 1).where(count > 1)
+    known = others.notna() & (others != 0.5)
+    hit = (value == 1.0) == (others > 0.5)
+    return pd.DataFrame({"reviewer": flags["reviewer"][known].to_numpy(), "hit": hit[known].to_numpy()})
+
+
+def reviewer_reliability(ratings: pd.DataFrame, policy: ReviewerPolicy) -> pd.DataFrame:
+    """Per reviewer: agreement with the others' consensus, gold accuracy, bias, and a flag.
+
+    Flagged when, with enough overlap, the Spearman correlation with the others' mean is
+    below ``min_consensus_spearman``, the mean bias exceeds ``max_abs_bias`` points, or gold
+    accuracy falls below ``min_gold_accuracy`` on at least ``min_gold_flags`` gold flags.
+    """
+    long = long_scores(ratings)
+    long["others"] = _others_mean(long)
+    rows = []
+    gold = _gold_hits(ratings)
+    for reviewer, own in long.groupby("reviewer", sort=True):
+        paired = own.dropna(subset=["others"])
+        diff = paired["score"] - paired["others"]
+        overlap = len(paired)
+        rho = float(sps.spearmanr(paired["score"], paired["others"]).statistic) if overlap > 2 else float("nan")
+        hits = gold.loc[gold["reviewer"] == reviewer, "hit"]
+        row = {
+            "reviewer": str(reviewer), "ratings": int(len(own) // 2), "overlap_units": overlap,
+            "consensus_spearman": rho, "mean_abs_dev": float(diff.abs().mean()) if overlap else float("nan"),
+            "within_one": float((diff.abs() <= 1).mean()) if overlap else float("nan"),
+            "bias": float(diff.mean()) if overlap else float("nan"),
+            "gold_flags": len(hits), "gold_accuracy": float(hits.mean()) if len(hits) else float("nan"),
+        }
+        row["reasons"] = _flags(row, policy)
+        row["assessable"] = overlap >= policy.min_overlap
+        row["flagged"] = bool(row["reasons"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _flags(row: dict, policy: ReviewerPolicy) -> list[str]:
+    if row["overlap_units"] < policy.min_overlap:
+        return []
+    reasons = []
+    rho = row["consensus_spearman"]
+    if not np.isfinite(rho) or rho < policy.min_consensus_spearman:
+        reasons.append(
+            f"scores track the other reviewers weakly (Spearman {rho:.2f} < {policy.min_consensus_spearman})"
+        )
+    if abs(row["bias"]) > policy.max_abs_bias:
+        reasons.append(f"scores {row['bias']:+.2f} points off the others on average (limit {policy.max_abs_bias})")
+    if row["gold_flags"] >= policy.min_gold_flags and row["gold_accuracy"] < policy.min_gold_accuracy:
+        reasons.append(
+            f"gold accuracy {row['gold_accuracy']:.2f} < {policy.min_gold_accuracy} on {row['gold_flags']} gold flags"
+        )
+    return reasons
+
+
+def agreement_report(
+    ratings: pd.DataFrame, policy: ReviewerPolicy, n_boot: int, confidence: float,
+    rng: np.random.Generator,
+) -> dict:
+    """The content of ``agreement.json``: alpha overall and per category, for all reviewers and
+    for the reliable ones, plus the per-reviewer table."""
+    reviewers = reviewer_reliability(ratings, policy)
+    flagged = sorted(reviewers.loc[reviewers["flagged"], "reviewer"]) if len(reviewers) else []
+    reliable = ratings[~ratings["reviewer"].isin(flagged)]
+    out = {
+        "confidence": confidence,
+        "bootstrap_resamples": n_boot,
+        "unit": "(item, side) rated 1-5; bootstrap resamples items",
+        "reviewers": reviewers.to_dict(orient="records"),
+        "flagged_reviewers": flagged,
+        "excluded_from_decisions": flagged if policy.exclude_unreliable else [],
+    }
+    for label, subset in (("all_reviewers", ratings), ("reliable_reviewers", reliable)):
+        out[label] = _alpha_by_category(subset, n_boot, confidence, rng)
+    return out
+
+
+def _alpha_by_category(
+    ratings: pd.DataFrame, n_boot: int, confidence: float, rng: np.random.Generator
+) -> dict:
+    overall = item_alpha(long_scores(ratings), n_boot, confidence, rng) if len(ratings) else None
+    cats = {}
+    for cat, part in ratings.groupby("category", sort=True):
+        cats[str(cat)] = item_alpha(long_scores(part), n_boot, confidence, rng).as_dict()
+    return {"overall": overall.as_dict() if overall else None, "categories": cats}
+
+
+def agreement_to_file(run_dir: Path, policy: Policy, seed: int | None = None) -> dict:
+    """Read RUN/ratings.jsonl, write RUN/agreement.json; ``seed`` defaults to ``policy.seed``."""
+    run_dir = Path(run_dir)
+    ratings = read_ratings(run_dir / "ratings.jsonl")
+    rng = np.random.default_rng(policy.seed if seed is None else seed)
+    report = rounded(agreement_report(ratings, policy.reviewers, policy.bootstrap_resamples, policy.confidence, rng))
+    write_json(run_dir / "agreement.json", report)
+    return report

@@ -1,0 +1,167 @@
+"""The rating app's SQLite store: reviewers' queues (loaded from the packets) and their ratings.
+
+The key and the automatic scores are never loaded here, so no request can leak them. A rating
+is one row per (rating_id, reviewer): a UNIQUE constraint plus INSERT ... ON CONFLICT makes a
+double submit or a second tab update that row instead of adding one. WAL lets readers work
+while a rating is written; each request opens its own connection.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from eval.records import BlindKey, Rating
+from eval.store import read_jsonl
+
+DB_NAME = "ratings_app.sqlite"
+RATING_FIELDS = ("score_x", "score_y", "preference", "acceptable_x", "acceptable_y",
+                 "critical_x", "critical_y", "comment", "seconds")
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS reviewers (reviewer TEXT PRIMARY KEY, token TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS queue (
+    rating_id TEXT NOT NULL, reviewer TEXT NOT NULL REFERENCES reviewers(reviewer),
+    position INTEGER NOT NULL, category TEXT NOT NULL, context TEXT NOT NULL,
+    answer_x TEXT NOT NULL, answer_y TEXT NOT NULL, PRIMARY KEY (rating_id, reviewer));
+CREATE TABLE IF NOT EXISTS ratings (
+    rating_id TEXT NOT NULL, reviewer TEXT NOT NULL,
+    score_x INTEGER NOT NULL CHECK (score_x BETWEEN 1 AND 5),
+    score_y INTEGER NOT NULL CHECK (score_y BETWEEN 1 AND 5),
+    preference TEXT NOT NULL CHECK (preference IN ('x', 'y', 'tie_good', 'tie_bad')),
+    acceptable_x INTEGER NOT NULL, acceptable_y INTEGER NOT NULL,
+    critical_x INTEGER NOT NULL, critical_y INTEGER NOT NULL,
+    comment TEXT NOT NULL DEFAULT '', seconds REAL, saved_at TEXT NOT NULL,
+    UNIQUE (rating_id, reviewer),
+    FOREIGN KEY (rating_id, reviewer) REFERENCES queue (rating_id, reviewer));
+"""
+
+
+def db_path(run_dir: Path) -> Path:
+    return Path(run_dir) / DB_NAME
+
+
+@contextmanager
+def connect(path: Path) -> Iterator[sqlite3.Connection]:
+    """One connection for one request; committed on success, rolled back on error."""
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+    try:
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.row_factory = sqlite3.Row
+        yield conn
+    finally:
+        conn.close()
+
+
+def load_packets(path: Path, run_dir: Path) -> int:
+    """Create the store and add the queues of RUN/packets (rows already loaded are kept as they are)."""
+    folder = Path(run_dir) / "packets"
+    tokens_file = folder / "tokens.json"
+    if not tokens_file.exists():
+        raise FileNotFoundError(f"{tokens_file}: no reviewer tokens; run `support-eval packets` first")
+    tokens = json.loads(tokens_file.read_text(encoding="utf-8"))
+    from eval.ratings.packets import PacketRow
+
+    added = 0
+    with connect(path) as conn:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.executescript(SCHEMA)
+        conn.execute("BEGIN IMMEDIATE")
+        for reviewer, token in tokens.items():
+            conn.execute("INSERT INTO reviewers VALUES (?, ?) ON CONFLICT(reviewer) DO UPDATE SET token = excluded.token",
+                         (reviewer, token))
+            packet = folder / f"{reviewer}.jsonl"
+            for row in read_jsonl(packet, PacketRow) if packet.exists() else []:
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO queue VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (row.rating_id, reviewer, row.position, row.category,
+                     json.dumps([t.model_dump() for t in row.context], ensure_ascii=False),
+                     row.answer_x, row.answer_y))
+                added += cur.rowcount
+        _drop_void(conn, Path(run_dir) / "key.jsonl")
+        conn.execute("COMMIT")
+    return added
+
+
+def _drop_void(conn: sqlite3.Connection, key_path: Path) -> None:
+    """Unrated queue rows whose rating_id left the key (packets redrawn) are removed.
+
+    Only the set of valid rating_ids is read from the key; its X/Y mapping never enters the store.
+    Rated rows always stay: a rating is never thrown away here.
+    """
+    if not key_path.exists():
+        return
+    valid = {k.rating_id for k in read_jsonl(key_path, BlindKey)}
+    rows = conn.execute("SELECT q.rating_id, q.reviewer FROM queue q LEFT JOIN ratings r ON r.rating_id = q.rating_id "
+                        "AND r.reviewer = q.reviewer WHERE r.rating_id IS NULL").fetchall()
+    conn.executemany("DELETE FROM queue WHERE rating_id = ? AND reviewer = ?",
+                     [(r["rating_id"], r["reviewer"]) for r in rows if r["rating_id"] not in valid])
+
+
+def reviewer_of(conn: sqlite3.Connection, token: str) -> str | None:
+    """The reviewer a token belongs to, compared in constant time."""
+    found = None
+    for row in conn.execute("SELECT reviewer, token FROM reviewers"):
+        if secrets.compare_digest(row["token"].encode(), token.encode()):
+            found = row["reviewer"]
+    return found
+
+
+def _rating(row: sqlite3.Row) -> dict[str, Any] | None:
+    if row["score_x"] is None:
+        return None
+    out = {name: row[name] for name in RATING_FIELDS}
+    for name in ("acceptable_x", "acceptable_y", "critical_x", "critical_y"):
+        out[name] = bool(out[name])
+    return out
+
+
+def queue(conn: sqlite3.Connection, reviewer: str) -> list[dict[str, Any]]:
+    """The reviewer's own items in queue order, each with their saved rating (or None)."""
+    rows = conn.execute(
+        f"SELECT q.rating_id, q.category, q.context, q.answer_x, q.answer_y, "
+        f"{', '.join('r.' + f for f in RATING_FIELDS)} FROM queue q LEFT JOIN ratings r "
+        "ON r.rating_id = q.rating_id AND r.reviewer = q.reviewer WHERE q.reviewer = ? ORDER BY q.rowid",
+        (reviewer,),
+    )
+    return [
+        {"rating_id": r["rating_id"], "category": r["category"], "context": json.loads(r["context"]),
+         "answer_x": r["answer_x"], "answer_y": r["answer_y"], "rating": _rating(r)}
+        for r in rows
+    ]
+
+
+def save(conn: sqlite3.Connection, reviewer: str, rating_id: str, values: dict[str, Any]) -> bool:
+    """Store or update one rating atomically; False when the rating_id is not in this reviewer's queue."""
+    if conn.execute("SELECT 1 FROM queue WHERE rating_id = ? AND reviewer = ?", (rating_id, reviewer)).fetchone() is None:
+        return False
+    cols = ", ".join(RATING_FIELDS)
+    updates = ", ".join(f"{f} = excluded.{f}" for f in (*RATING_FIELDS, "saved_at"))
+    conn.execute(
+        f"INSERT INTO ratings (rating_id, reviewer, {cols}, saved_at) VALUES (?, ?, {', '.join('?' * len(RATING_FIELDS))}, ?) "
+        f"ON CONFLICT (rating_id, reviewer) DO UPDATE SET {updates}",
+        (rating_id, reviewer, *(values[f] for f in RATING_FIELDS), datetime.now(timezone.utc).isoformat()),
+    )
+    return True
+
+
+def progress(conn: sqlite3.Connection, reviewer: str) -> tuple[int, int]:
+    """(rated, total) in the reviewer's queue."""
+    total = conn.execute("SELECT COUNT(*) FROM queue WHERE reviewer = ?", (reviewer,)).fetchone()[0]
+    done = conn.execute("SELECT COUNT(*) FROM ratings WHERE reviewer = ?", (reviewer,)).fetchone()[0]
+    return done, total
+
+
+def all_ratings(conn: sqlite3.Connection) -> list[Rating]:
+    """Every stored rating in the DESIGN.md Rating format, by reviewer and queue order."""
+    rows = conn.execute(
+        f"SELECT r.rating_id, r.reviewer, {', '.join('r.' + f for f in RATING_FIELDS)} FROM ratings r "
+        "JOIN queue q ON q.rating_id = r.rating_id AND q.reviewer = r.reviewer ORDER BY r.reviewer, q.rowid"
+    )
+    return [Rating(rating_id=r["rating_id"], reviewer=r["reviewer"], **_rating(r)) for r in rows]

@@ -1,0 +1,143 @@
+"""Label Studio: a task import file and labeling config per packet, and reading its JSON export back.
+
+Reviewers who already work in Label Studio rate there. The labeling config names every control
+after a Rating column (choice aliases carry the stored values), so an export maps back to the
+Rating columns without guesswork. Label Studio is not a dependency: the import file, the config
+and the export are plain JSON/XML, documented at https://labelstud.io/guide/export#Label-Studio-JSON-format.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+CONFIG = """<View>
+  <Header value="Category: $category"/>
+  <Text name="context" value="$context" granularity="paragraph"/>
+  <View style="display: flex; gap: 1em;">
+    <View style="flex: 1;">
+      <Header value="Answer X"/>
+      <Text name="answer_x" value="$answer_x"/>
+      <Rating name="score_x" toName="answer_x" maxRating="5" required="true"/>
+    </View>
+    <View style="flex: 1;">
+      <Header value="Answer Y"/>
+      <Text name="answer_y" value="$answer_y"/>
+      <Rating name="score_y" toName="answer_y" maxRating="5" required="true"/>
+    </View>
+  </View>
+  <Header value="Which answer would you rather send?"/>
+  <Choices name="preference" toName="context" choice="single" required="true" showInline="true">
+    <Choice value="X is better" alias="x"/>
+    <Choice value="Y is better" alias="y"/>
+    <Choice value="Both good" alias="tie_good"/>
+    <Choice value="Both bad" alias="tie_bad"/>
+  </Choices>
+  <Header value="Flags"/>
+  <Choices name="flags" toName="context" choice="multiple" showInline="true">
+    <Choice value="X acceptable to send" alias="acceptable_x"/>
+    <Choice value="Y acceptable to send" alias="acceptable_y"/>
+    <Choice value="X critical (would harm customer or company)" alias="critical_x"/>
+    <Choice value="Y critical (would harm customer or company)" alias="critical_y"/>
+  </Choices>
+  <TextArea name="comment" toName="context" placeholder="Comment (optional)" maxSubmissions="1"/>
+</View>
+"""
+ALIASES = dict(re.findall(r'<Choice value="([^"]+)" alias="([^"]+)"', CONFIG))
+"""Choice label -> stored alias, for exports that carry the label instead of the alias."""
+FLAGS = ("acceptable_x", "acceptable_y", "critical_x", "critical_y")
+RATING_FIELDS = ("rating_id", "reviewer", "score_x", "score_y", "preference", *FLAGS, "comment", "seconds")
+
+
+class LabelStudioError(ValueError):
+    """An export that is not Label Studio JSON; names the file and the task."""
+
+
+def labeling_config() -> str:
+    return CONFIG
+
+
+def context_text(context: Sequence[tuple[str, str]]) -> str:
+    """The conversation as one text block: one paragraph per turn, role first."""
+    return "\n\n".join(f"{role}: {text}" for role, text in context)
+
+
+def tasks(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Label Studio tasks for one reviewer's packet rows (rating_id and reviewer ride along in data)."""
+    return [
+        {"data": {
+            "rating_id": r["rating_id"], "reviewer": r["reviewer"], "position": r["position"],
+            "category": r["category"], "context": context_text([(t["role"], t["text"]) for t in r["context"]]),
+            "answer_x": r["answer_x"], "answer_y": r["answer_y"],
+        }}
+        for r in rows
+    ]
+
+
+def _value(result: dict[str, Any], where: str) -> Any:
+    """The stored value of one result entry (rating number, choice aliases, or text)."""
+    value = result.get("value")
+    if not isinstance(value, dict):
+        raise LabelStudioError(f"{where}: field 'value': expected an object, got {value!r}")
+    kind = result.get("type")
+    if kind == "rating":
+        return value.get("rating")
+    if kind == "choices":
+        return [ALIASES.get(c, c) for c in value.get("choices") or []]
+    if kind == "textarea":
+        text = value.get("text") or []
+        return "\n".join(text) if isinstance(text, list) else text
+    raise LabelStudioError(f"{where}: field 'type': unexpected result type {kind!r}")
+
+
+def _annotation_row(data: dict[str, Any], annotation: dict[str, Any], where: str) -> dict[str, Any]:
+    row: dict[str, Any] = {"rating_id": data.get("rating_id"), "reviewer": data.get("reviewer")}
+    row.update({f: False for f in FLAGS})
+    results = annotation.get("result")
+    if not isinstance(results, list):
+        raise LabelStudioError(f"{where}: field 'result': expected a list")
+    for result in results:
+        name = result.get("from_name")
+        value = _value(result, f"{where}: result '{name}'")
+        if name in ("score_x", "score_y", "comment"):
+            row[name] = value
+        elif name == "preference":
+            row[name] = value[0] if len(value) == 1 else value
+        elif name == "flags":
+            unknown = [v for v in value if v not in FLAGS]
+            if unknown:
+                raise LabelStudioError(f"{where}: field 'flags': unknown choice(s) {unknown}")
+            row.update({v: True for v in value})
+    seconds = annotation.get("lead_time")
+    row["seconds"] = round(float(seconds), 1) if isinstance(seconds, (int, float)) else None
+    return row
+
+
+def read_labelstudio_export(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(task number from 1, a dict with the Rating columns) per annotation of a Label Studio JSON export.
+
+    Values are passed on as entered (the importer validates them and rejects bad rows with the
+    task number as the line). A task without a submitted annotation (none, or only skipped ones)
+    yields a row with empty scores, like a blank CSV row, so an unrated task is never silently lost.
+    """
+    path = Path(path)
+    try:
+        export = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise LabelStudioError(f"{path}: not JSON: {exc}") from exc
+    if not isinstance(export, list):
+        raise LabelStudioError(f"{path}: expected a list of tasks (Label Studio 'JSON' export)")
+    for n, task in enumerate(export, start=1):
+        where = f"{path}: task {n}"
+        if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
+            raise LabelStudioError(f"{where}: field 'data': missing; not a Label Studio task")
+        data = task["data"]
+        done = [a for a in task.get("annotations") or [] if not a.get("was_cancelled")]
+        if not done:
+            yield n, {"rating_id": data.get("rating_id"), "reviewer": data.get("reviewer"),
+                      **{f: None for f in RATING_FIELDS[2:]}}
+        for annotation in done:
+            yield n, _annotation_row(data, annotation, where)

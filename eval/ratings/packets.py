@@ -1,0 +1,416 @@
+"""Blind packets: which items get rated, by whom, in which X/Y order, and what reviewers see.
+
+Sampling is stratified by category. A first round draws, per category, what ``decide`` needs:
+``min_rated`` items, and for categories that could still automate (the AI's rubric
+critical-failure share is within the assist limit) enough items that zero observed critical
+failures would put the exact one-sided upper bound under ``critical_ub_automate``
+(n = ln(1 - confidence) / ln(1 - bound), 149 for the default policy). Once ``decisions.json``
+exists, a follow-up round draws ``ratings_needed`` more items for each undecided category and
+none for decided ones; items rated in earlier rounds are never drawn again.
+
+Every item gets ``raters`` reviewers; a calibration subset and the gold items get more. Gold
+items are sampled items on which the rubric scoring flags exactly one answer as a critical
+failure while the other passes cleanly: a known-bad control that careful reviewers must catch.
+They are drawn from the random sample itself (never added on top), so they do not bias the
+estimates, and nothing in a packet marks them. X/Y order is drawn per (reviewer, item), each
+(reviewer, item) gets its own random ``rating_id``, and each reviewer's queue is shuffled.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import re
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel
+from rich.table import Table
+
+from eval.blinding import BlindingAudit, audit_blinding, item_agent_texts, learn_agent_names, present
+from eval.decide import Policy, read_scores
+from eval.ratings import labelstudio
+from eval.records import BlindKey, Item, Side, UnblindedRating
+from eval.store import atomic_writer, load_manifest, read_jsonl, update_manifest, write_json, write_jsonl
+
+GOLD_MIN_SCORE = 0.6
+"""A gold item's clean answer must score at least this on its rubric (and not fail critically)."""
+_REVIEWER = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+RATING_COLUMNS = ("score_x", "score_y", "preference", "acceptable_x", "acceptable_y",
+                  "critical_x", "critical_y", "comment", "seconds")
+CSV_COLUMNS = ("rating_id", "reviewer", "position", "category", "context", "answer_x", "answer_y",
+               *RATING_COLUMNS)
+
+
+@dataclass(frozen=True)
+class PacketSpec:
+    reviewers: tuple[str, ...]
+    per_reviewer: int
+    raters: int = 2
+    calibration_share: float = 0.10
+    calibration_raters: int = 3
+    gold_share: float = 0.05
+    gold_raters: int = 4
+
+    def __post_init__(self) -> None:
+        if len(set(self.reviewers)) != len(self.reviewers):
+            raise ValueError(f"--reviewers: a reviewer is listed twice: {', '.join(self.reviewers)}")
+        bad = [r for r in self.reviewers if not _REVIEWER.match(r)]
+        if bad:
+            raise ValueError(f"--reviewers: {bad[0]!r} is not a usable name (letters, digits, _ . - only)")
+        if len(self.reviewers) < self.raters:
+            raise ValueError(f"--reviewers: every item needs {self.raters} reviewers, got {len(self.reviewers)}")
+        if self.per_reviewer < 1:
+            raise ValueError("--per-reviewer: must be at least 1")
+
+    def k(self, gold: bool, calibration: bool) -> int:
+        """Reviewers for one item, capped by the panel size."""
+        want = self.gold_raters if gold else self.calibration_raters if calibration else self.raters
+        return min(want, len(self.reviewers))
+
+
+class CategoryPlan(BaseModel):
+    category: str
+    available: int
+    wanted: int
+    sampled: int
+    gold: int = 0
+    calibration: int = 0
+    why: str
+
+
+class PacketSummary(BaseModel):
+    round: int
+    reviewers: list[str]
+    per_reviewer: int
+    capacity: int
+    items: int
+    ratings: int
+    per_reviewer_counts: dict[str, int]
+    categories: list[CategoryPlan]
+    ai_errors_skipped: int
+    notes: list[str]
+    audit: BlindingAudit | None = None
+    files: list[str] = []
+
+
+@dataclass(frozen=True)
+class Assignment:
+    rating_id: str
+    item_id: str
+    reviewer: str
+    x: Side
+    gold: bool
+    position: int = 0
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Sampled items (column ``item_id``, ``category``, ``gold``, ``calibration``, ``k``) and the plan."""
+
+    items: pd.DataFrame
+    plans: list[CategoryPlan]
+    notes: list[str] = field(default_factory=list)
+
+
+def zero_failure_n(bound: float, confidence: float) -> int:
+    """Smallest n whose exact one-sided upper bound with 0 failures in n is at most ``bound``."""
+    return math.ceil(math.log(1.0 - confidence) / math.log(1.0 - bound) - 1e-9)
+
+
+def category_targets(
+    available: dict[str, int], ai_critical: dict[str, float], policy: Policy, decisions: dict[str, Any] | None,
+) -> dict[str, tuple[int, str]]:
+    """Items wanted per category this round, and why."""
+    automate_n = max(policy.min_rated, zero_failure_n(policy.critical_ub_automate, policy.confidence))
+    decided = {c["category"]: c for c in (decisions or {}).get("categories", [])}
+    out: dict[str, tuple[int, str]] = {}
+    for cat in sorted(available):
+        if cat in policy.always_human:
+            out[cat] = (0, "always human by policy")
+        elif cat in decided:
+            d = decided[cat]
+            need = d.get("ratings_needed")
+            if d.get("tier") == "automate" or not need or need <= 0:
+                out[cat] = (0, f"decided ({d.get('tier')}); {d.get('ratings_needed_text') or 'no more ratings help'}")
+            else:
+                out[cat] = (int(need), f"undecided ({d.get('tier')}): ratings_needed {need}")
+        elif ai_critical.get(cat, 0.0) > policy.critical_ub_assist:
+            out[cat] = (policy.min_rated, f"min_rated {policy.min_rated} (AI rubric critical-failure share "
+                                          f"{ai_critical[cat]:.1%} rules out automate)")
+        else:
+            out[cat] = (automate_n, f"{automate_n} items: 0 critical failures in them would certify "
+                                    f"<= {policy.critical_ub_automate:.0%} at {policy.confidence:.0%}")
+    return out
+
+
+def gold_candidates(scores: pd.DataFrame) -> set[str]:
+    """Items where exactly one answer fails critically and the other passes cleanly (known-bad control)."""
+    if scores.empty:
+        return set()
+    wide = scores.pivot_table(index="item_id", columns="side", values=["score", "critical_fail"], aggfunc="first")
+    if ("critical_fail", "ai") not in wide or ("critical_fail", "human") not in wide:
+        return set()
+    crit_ai = wide[("critical_fail", "ai")].astype(bool)
+    crit_h = wide[("critical_fail", "human")].astype(bool)
+    good_ai = ~crit_ai & (wide[("score", "ai")].astype(float) >= GOLD_MIN_SCORE)
+    good_h = ~crit_h & (wide[("score", "human")].astype(float) >= GOLD_MIN_SCORE)
+    return set(wide.index[(crit_ai & good_h) | (crit_h & good_ai)])
+
+
+def _flag_first(frame: pd.DataFrame, eligible: pd.Series, share: float, key: str) -> pd.Series:
+    """Mark round(share * n) eligible rows with the smallest random ``key`` (stable as n shrinks)."""
+    n = int(round(share * len(frame)))
+    chosen = frame[eligible].nsmallest(n, key).index
+    return frame.index.isin(chosen)
+
+
+def _take(pool: pd.DataFrame, targets: dict[str, int], gold_ok: set[str], spec: PacketSpec) -> pd.DataFrame:
+    parts = [pool[pool["category"] == c].head(t) for c, t in targets.items() if t > 0]
+    taken = pd.concat(parts) if parts else pool.head(0)
+    taken = taken.assign(gold=_flag_first(taken, taken["item_id"].isin(gold_ok), spec.gold_share, "u_gold"))
+    taken = taken.assign(calibration=_flag_first(taken, ~taken["gold"], spec.calibration_share, "u_cal"))
+    return taken.assign(k=[spec.k(g, c) for g, c in zip(taken["gold"], taken["calibration"])])
+
+
+def sample_items(
+    index: pd.DataFrame, targets: dict[str, tuple[int, str]], gold_ok: set[str], spec: PacketSpec,
+    rng: np.random.Generator,
+) -> Sample:
+    """Random items per category up to the targets, shrunk proportionally to fit the reviewers' capacity."""
+    pool = index.iloc[rng.permutation(len(index))].reset_index(drop=True)
+    pool = pool.assign(u_gold=rng.random(len(pool)), u_cal=rng.random(len(pool)))
+    available = pool["category"].value_counts().to_dict()
+    wanted = {c: min(t, available.get(c, 0)) for c, (t, _) in targets.items()}
+    capacity = spec.per_reviewer * len(spec.reviewers)
+    sizes, notes = dict(wanted), []
+    taken = _take(pool, sizes, gold_ok, spec)
+    while taken["k"].sum() > capacity:
+        ratio = capacity / taken["k"].sum()
+        sizes = {c: math.floor(t * ratio) for c, t in sizes.items()}
+        taken = _take(pool, sizes, gold_ok, spec)
+    if sizes != wanted:
+        need = int(_take(pool, wanted, gold_ok, spec)["k"].sum())
+        notes.append(f"the targets need {need} ratings but {len(spec.reviewers)} reviewers x {spec.per_reviewer} "
+                     f"= {capacity}: every category was cut to the same share; raise --per-reviewer or add reviewers")
+    plans = [
+        CategoryPlan(category=c, available=available.get(c, 0), wanted=targets[c][0], sampled=sizes.get(c, 0),
+                     gold=int(taken.loc[taken["category"] == c, "gold"].sum()),
+                     calibration=int(taken.loc[taken["category"] == c, "calibration"].sum()), why=targets[c][1])
+        for c in sorted(targets)
+    ]
+    return Sample(taken.drop(columns=["u_gold", "u_cal"]).reset_index(drop=True), plans, notes)
+
+
+def _rating_id(rng: np.random.Generator, taken: set[str]) -> str:
+    """Random hex, unrelated to the item, so a rating_id reveals nothing."""
+    while True:
+        rid = f"r{int(rng.integers(0, 2**40)):010x}"
+        if rid not in taken:
+            taken.add(rid)
+            return rid
+
+
+def assign(sample: pd.DataFrame, spec: PacketSpec, rng: np.random.Generator, taken_ids: set[str]) -> list[Assignment]:
+    """Least-loaded reviewers per item (ties at random), items needing most reviewers first."""
+    load = dict.fromkeys(spec.reviewers, 0)
+    order = sample.assign(r=rng.random(len(sample))).sort_values(["k", "r"], ascending=[False, True])
+    out: list[Assignment] = []
+    for row in order.itertuples():
+        free = [r for r in spec.reviewers if load[r] < spec.per_reviewer]
+        if len(free) < row.k:
+            raise RuntimeError(f"cannot give {row.item_id} {row.k} reviewers within --per-reviewer")
+        ties = rng.random(len(free))
+        chosen = [free[i] for i in sorted(range(len(free)), key=lambda i: (load[free[i]], ties[i]))[:row.k]]
+        for reviewer in chosen:
+            load[reviewer] += 1
+            x: Side = "ai" if rng.random() < 0.5 else "human"
+            out.append(Assignment(_rating_id(rng, taken_ids), row.item_id, reviewer, x, bool(row.gold)))
+    positions: list[Assignment] = []
+    for reviewer in spec.reviewers:
+        mine = [a for a in out if a.reviewer == reviewer]
+        for pos, i in enumerate(rng.permutation(len(mine)), start=1):
+            a = mine[i]
+            positions.append(Assignment(a.rating_id, a.item_id, a.reviewer, a.x, a.gold, pos))
+    return positions
+
+
+class ShownTurn(BaseModel):
+    role: str
+    text: str
+
+
+class PacketRow(BaseModel):
+    """One line of a reviewer's packet: what they see, and the empty rating cells."""
+
+    rating_id: str
+    reviewer: str
+    position: int
+    category: str
+    context: list[ShownTurn]
+    answer_x: str
+    answer_y: str
+    score_x: int | None = None
+    score_y: int | None = None
+    preference: str | None = None
+    acceptable_x: bool | None = None
+    acceptable_y: bool | None = None
+    critical_x: bool | None = None
+    critical_y: bool | None = None
+    comment: str | None = None
+    seconds: float | None = None
+
+
+def packet_rows(
+    assignments: list[Assignment], items: dict[str, Item], names: frozenset[str],
+) -> tuple[dict[str, list[PacketRow]], list[tuple[str, str]], list[tuple[str, str]]]:
+    """Rows per reviewer, plus (human, ai) text pairs per item before and after stripping, for the audit."""
+    shown = {i: present(items[i], names) for i in sorted({a.item_id for a in assignments})}
+    rows: dict[str, list[PacketRow]] = {}
+    for a in sorted(assignments, key=lambda a: (a.reviewer, a.position)):
+        p = shown[a.item_id]
+        x, y = (p.ai, p.human) if a.x == "ai" else (p.human, p.ai)
+        rows.setdefault(a.reviewer, []).append(PacketRow(
+            rating_id=a.rating_id, reviewer=a.reviewer, position=a.position, category=items[a.item_id].category,
+            context=[ShownTurn(role=role, text=text) for role, text in p.context], answer_x=x, answer_y=y,
+        ))
+    before = [(b.human, b.ai) for b in (present(items[i], names, strip=False) for i in shown)]
+    after = [(p.human, p.ai) for p in shown.values()]
+    return rows, before, after
+
+
+def _scan_items(path: Path) -> tuple[pd.DataFrame, int, frozenset[str]]:
+    """Index of items with an AI answer, count of AI errors, agent names learned from all items."""
+    rows, errors, agent_texts = [], 0, []
+    for item in read_jsonl(path, Item):
+        if item.ai.error or not item.ai.text:
+            errors += 1
+        else:
+            rows.append((item.item_id, item.category))
+        agent_texts.extend(item_agent_texts([item]))
+    index = pd.DataFrame(rows, columns=["item_id", "category"], dtype=object)
+    return index, errors, learn_agent_names(agent_texts)
+
+
+def _round_state(run_dir: Path) -> tuple[int, list[BlindKey], dict[str, Any] | None]:
+    """(this round, key entries of earlier rounds, decisions) for a follow-up after ``decide``.
+
+    Without decisions.json this is round 0 and the key is written afresh. With it, the round is
+    one after the last round that has ratings, so re-running ``packets`` redraws the same round.
+    """
+    decisions_path = run_dir / "decisions.json"
+    if not decisions_path.exists():
+        return 0, [], None
+    decisions = json.loads(decisions_path.read_text(encoding="utf-8"))
+    key_path, ratings_path = run_dir / "key.jsonl", run_dir / "ratings.jsonl"
+    prior = list(read_jsonl(key_path, BlindKey)) if key_path.exists() else []
+    rated = {r.item_id for r in read_jsonl(ratings_path, UnblindedRating)} if ratings_path.exists() else set()
+    rounds = {k.round for k in prior if k.item_id in rated}
+    current = max(rounds) + 1 if rounds else 0
+    return current, [k for k in prior if k.round < current], decisions
+
+
+def _ai_critical_share(scores: pd.DataFrame) -> dict[str, float]:
+    return {} if scores.empty else scores[scores["side"] == "ai"].groupby("category")["critical_fail"].mean().to_dict()
+
+
+def _tokens(path: Path, reviewers: tuple[str, ...], keep_others: bool) -> dict[str, str]:
+    """Keep existing links working; new reviewers get a token from the OS.
+
+    Deliberately not from the seeded generator: the seed is in the config and manifest, and a
+    token anyone can recompute would guard nothing.
+    """
+    tokens = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    if not keep_others:
+        tokens = {r: t for r, t in tokens.items() if r in reviewers}
+    for reviewer in reviewers:
+        tokens.setdefault(reviewer, secrets.token_urlsafe(24))
+    write_json(path, tokens)
+    os.chmod(path, 0o600)
+    return tokens
+
+
+def _write_reviewer(folder: Path, reviewer: str, rows: list[PacketRow]) -> list[Path]:
+    jsonl, table, ls = (folder / f"{reviewer}{ext}" for ext in (".jsonl", ".csv", ".labelstudio.json"))
+    write_jsonl(jsonl, rows)
+    with atomic_writer(table) as fh:
+        writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            cells = row.model_dump()
+            cells["context"] = labelstudio.context_text([(t["role"], t["text"]) for t in cells["context"]])
+            writer.writerow({k: "" if cells[k] is None else cells[k] for k in CSV_COLUMNS})
+    write_json(ls, labelstudio.tasks([r.model_dump() for r in rows]))
+    return [jsonl, table, ls]
+
+
+def packets_table(summary: PacketSummary) -> Table:
+    """Per category: what was wanted, why, and what was drawn."""
+    table = Table(title=f"Packets, round {summary.round}")
+    for col in ("category", "available", "wanted", "sampled", "gold", "calibration", "why"):
+        table.add_column(col, justify="left" if col in ("category", "why") else "right")
+    for c in summary.categories:
+        table.add_row(c.category, str(c.available), str(c.wanted), str(c.sampled), str(c.gold),
+                      str(c.calibration), c.why)
+    return table
+
+
+def policy_of_run(run_dir: Path) -> tuple[Policy, int]:
+    """The decision policy and seed of the run's config (the default policy and seed 0 without one)."""
+    from eval.decide import load_policy
+    from eval.pipeline import config_of_run
+
+    if not load_manifest(run_dir).get("config_path"):
+        return load_policy(None), 0
+    cfg = config_of_run(run_dir)
+    source = cfg.resolve(cfg.policy) if isinstance(cfg.policy, str) else cfg.policy
+    return load_policy(source), cfg.seed
+
+
+def write_packets(run_dir: Path, spec: PacketSpec, policy: Policy, seed: int) -> PacketSummary:
+    """Read RUN/items.jsonl (+ scores, decisions); write RUN/packets/, RUN/key.jsonl, RUN/blinding_audit.json."""
+    run_dir = Path(run_dir)
+    index, ai_errors, names = _scan_items(run_dir / "items.jsonl")
+    scores_path = run_dir / "scores.jsonl"
+    scores = read_scores(scores_path) if scores_path.exists() else pd.DataFrame(
+        columns=["item_id", "side", "score", "critical_fail"])
+    scores = scores.merge(index, on="item_id", how="inner")
+    rnd, prior, decisions = _round_state(run_dir)
+    rng = np.random.default_rng([seed, rnd])
+    pool = index[~index["item_id"].isin({k.item_id for k in prior})]
+    targets = category_targets(pool["category"].value_counts().to_dict(), _ai_critical_share(scores), policy, decisions)
+    sample = sample_items(pool, targets, gold_candidates(scores), spec, rng)
+    assignments = assign(sample.items, spec, rng, {k.rating_id for k in prior})
+    wanted = set(sample.items["item_id"])
+    items = {i.item_id: i for i in read_jsonl(run_dir / "items.jsonl", Item) if i.item_id in wanted}
+    rows, before, after = packet_rows(assignments, items, names)
+    audit = audit_blinding(before, after, rng)
+    folder = run_dir / "packets"
+    if rnd == 0:  # a fresh key: packets of an earlier draw are void
+        for stale in (*folder.glob("*.jsonl"), *folder.glob("*.csv"), *folder.glob("*.labelstudio.json")):
+            stale.unlink()
+    files = [p for reviewer, mine in rows.items() for p in _write_reviewer(folder, reviewer, mine)]
+    with atomic_writer(folder / "labelstudio_config.xml") as fh:
+        fh.write(labelstudio.labeling_config())
+    key = prior + sorted(
+        (BlindKey(rating_id=a.rating_id, item_id=a.item_id, x=a.x, y="human" if a.x == "ai" else "ai",
+                  gold=a.gold, reviewer=a.reviewer, round=rnd) for a in assignments),
+        key=lambda k: (k.item_id, k.reviewer or ""))
+    write_jsonl(run_dir / "key.jsonl", key)
+    _tokens(folder / "tokens.json", spec.reviewers, keep_others=rnd > 0)
+    write_json(run_dir / "blinding_audit.json", audit.model_dump(mode="json"))
+    summary = PacketSummary(
+        round=rnd, reviewers=list(spec.reviewers), per_reviewer=spec.per_reviewer,
+        capacity=spec.per_reviewer * len(spec.reviewers), items=len(sample.items), ratings=len(assignments),
+        per_reviewer_counts={r: len(rows.get(r, [])) for r in spec.reviewers}, categories=sample.plans,
+        ai_errors_skipped=ai_errors, notes=sample.notes, audit=audit,
+        files=[str(p) for p in files] + [str(run_dir / "key.jsonl"), str(run_dir / "blinding_audit.json")],
+    )
+    update_manifest(run_dir, stages={"packets": {"summary": summary.model_dump(mode="json", exclude={"files"})}})
+    return summary

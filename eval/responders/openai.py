@@ -1,0 +1,104 @@
+"""The ``openai`` responder: any OpenAI-compatible chat-completions server answers the agent turn.
+
+The prompt is the system prompt (plus optional knowledge snippets), then the context turns as
+chat messages: customer turns as ``user``, agent turns as ``assistant``; system events and
+internal notes as labelled ``user`` messages, because several local servers' chat templates
+reject a ``system`` message after the first. Consecutive messages of one role are merged, as
+strict templates require alternation. Personal data is redacted from every message unless the
+config turns it off.
+
+Items are byte-identical between a first run and a cached re-run: the cache returns the original
+answer, usage and latency. What the run actually sent and spent is in ``stats`` (the manifest).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eval.config import OpenAIResponder
+from eval.records import AIAnswer, Turn
+from eval.redact import redact
+from eval.responders import ReplayRequest
+from eval.responders._http import ChatClient, ChatResult, Messages
+
+NAME = "openai"
+OPENING = "(No customer message yet: write the agent's opening message.)"
+_ROLES = {"customer": "user", "agent": "assistant"}
+_LABELS = {"system": "[system event] ", "note": "[internal note, not seen by the customer] "}
+
+
+def system_message(system_prompt: str, knowledge: str | None) -> str:
+    if not knowledge or not knowledge.strip():
+        return system_prompt
+    return f"{system_prompt}\n\nKnowledge you may use:\n{knowledge.strip()}"
+
+
+def build_messages(context: Sequence[Turn], system: str, redact_pii: bool = True) -> Messages:
+    """The chat messages for one agent turn (see the module docstring for the mapping)."""
+    messages: Messages = [{"role": "system", "content": system}]
+    for turn in context:
+        role = _ROLES.get(turn.role, "user")
+        text = _LABELS.get(turn.role, "") + turn.text
+        if messages[-1]["role"] == role and len(messages) > 1:
+            messages[-1] = {"role": role, "content": messages[-1]["content"] + "\n\n" + text}
+        else:
+            messages.append({"role": role, "content": text})
+    if len(messages) == 1:
+        messages.append({"role": "user", "content": OPENING})
+    if redact_pii:
+        messages = [{"role": m["role"], "content": redact(m["content"])} for m in messages]
+    return messages
+
+
+def to_answer(result: ChatResult, model: str) -> AIAnswer:
+    if result.error is not None:
+        return AIAnswer(text=None, responder=NAME, model=model, error=result.error)
+    return AIAnswer(text=result.text, responder=NAME, model=model, latency_ms=result.latency_ms, usage=result.usage)
+
+
+class OpenAIChat:
+    """A responder over one endpoint; ``answer`` is synchronous, the calls inside it concurrent.
+
+    One event loop (``asyncio.Runner``) lives as long as the responder so connections are reused
+    across batches; ``close`` ends it.
+    """
+
+    name = NAME
+    held_out: frozenset[str] = frozenset()
+
+    def __init__(self, cfg: OpenAIResponder, client: ChatClient, knowledge: str | None = None) -> None:
+        self.cfg = cfg
+        self.client = client
+        self.system = system_message(cfg.system_prompt, knowledge)
+        self._runner = asyncio.Runner()
+
+    @classmethod
+    def from_config(
+        cls, cfg: OpenAIResponder, resolve: Callable[[str], Path], rng: np.random.Generator | None = None,
+        **client_kwargs: Any,
+    ) -> OpenAIChat:
+        """``rng`` only jitters retry waits (seeded from the config: answers never depend on it)."""
+        knowledge = resolve(cfg.knowledge_path).read_text(encoding="utf-8") if cfg.knowledge_path else None
+        rng = rng if rng is not None else np.random.default_rng(cfg.seed or 0)
+        return cls(cfg, ChatClient.for_endpoint(cfg, rng, resolve, **client_kwargs), knowledge)
+
+    def messages(self, request: ReplayRequest) -> Messages:
+        return build_messages(request.context, self.system, self.cfg.redact)
+
+    def answer(self, requests: Sequence[ReplayRequest]) -> list[AIAnswer]:
+        conversations = [self.messages(r) for r in requests]
+        results = self._runner.run(self.client.complete_all(conversations))
+        return [to_answer(r, self.cfg.model) for r in results]
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        return self.client.stats.as_dict()
+
+    def close(self) -> None:
+        self._runner.run(self.client.aclose())
+        self._runner.close()
