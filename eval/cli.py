@@ -83,26 +83,42 @@ def validate(
 def run(
     config: Annotated[Path, typer.Argument(help="run config (YAML)")],
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="run folder (default reports/<name>)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="estimate model requests, tokens and cost; send nothing")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="bypass the model response cache")] = False,
 ) -> None:
     """Run the whole pipeline into one run folder."""
+    from eval.config import without_cache
     from eval.pipeline import default_run_dir, run_all
     from eval.tables import print_run
 
     with _user_errors():
         cfg = load_config(config)
+        cfg = without_cache(cfg) if no_cache else cfg
+        if dry_run:
+            from eval.pipeline import dry_run as estimate
+
+            out.print(estimate(cfg, _bar).model_dump_json(indent=2))
+            return
         run_dir = out_dir or default_run_dir(cfg)
         summaries = run_all(cfg, run_dir, _bar)
     print_run(out, run_dir, summaries)
 
 
 @app.command()
-def replay(run_dir: Annotated[Path, typer.Argument(help="an existing run folder")]) -> None:
+def replay(
+    run_dir: Annotated[Path, typer.Argument(help="an existing run folder")],
+    retry_errors: Annotated[bool, typer.Option("--retry-errors", help="re-answer only items whose AI call failed")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="bypass the model response cache")] = False,
+) -> None:
     """Re-run the replay stage of a run (reads tickets.jsonl, writes items.jsonl)."""
-    from eval.pipeline import config_of_run, run_replay
+    from eval.config import without_cache
+    from eval.pipeline import config_of_run, run_replay, run_retry_errors
     from eval.tables import print_replay
 
     with _user_errors():
-        summary = run_replay(config_of_run(run_dir), run_dir, _bar)
+        cfg = config_of_run(run_dir)
+        cfg = without_cache(cfg) if no_cache else cfg
+        summary = run_retry_errors(cfg, run_dir) if retry_errors else run_replay(cfg, run_dir, _bar)
     print_replay(out, summary)
     _paths("Wrote", [run_dir / "items.jsonl"])
 
@@ -204,4 +220,33 @@ def ratings_export(
     _paths("Wrote", [path])
 
 
+@ratings_app.command("import")
+def ratings_import(
+    run_dir: Annotated[Path, typer.Argument(help="the run folder the packets were drawn from")],
+    files: Annotated[list[Path], typer.Argument(help="reviewer files: JSONL, CSV or a Label Studio JSON export")],
+    key: Annotated[Optional[Path], typer.Option(help="blind key (default: the config's, else RUN/key.jsonl)")] = None,
+) -> None:
+    """Unblind reviewer files into RUN/ratings.jsonl; bad rows are reported with file and line."""
+    from eval.pipeline import config_of_run, run_ratings
+    from eval.tables import print_ratings
+
+    with _user_errors():
+        summary = run_ratings(config_of_run(run_dir), run_dir, files, key)
+    print_ratings(out, summary)
+    _paths("Wrote", [Path(summary.out_path), Path(summary.rejections_path)])
+
+
 app.add_typer(ratings_app, name="ratings")
+
+
+@app.command()
+def decide(run_dir: Annotated[Path, typer.Argument(help="a run folder with ratings.jsonl")]) -> None:
+    """Reviewer agreement and the recommended tier per category, with every gate and reason."""
+    from eval.decide import decisions_table
+    from eval.pipeline import config_of_run, run_decide
+
+    with _user_errors():
+        decisions = run_decide(config_of_run(run_dir), run_dir)
+    out.print(decisions_table(decisions))
+    out.print(decisions.reviewers_note)
+    _paths("Wrote", [run_dir / "agreement.json", run_dir / "decisions.json"])

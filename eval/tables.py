@@ -64,11 +64,29 @@ def print_scores(out: Console, summary: Any, replay: Any = None) -> None:
     out.print(category_table(replay, summary))
 
 
+def print_ratings(out: Console, summary: Any) -> None:
+    out.print(summary.text())
+    for bad in summary.rejections[:10]:
+        out.print(f"  [yellow]{bad.source}:{bad.line}[/yellow] {bad.field}: {bad.reason} {bad.detail}")
+    if summary.rejected > 10:
+        out.print(f"  … {summary.rejected - 10:,} more in {summary.rejections_path}")
+
+
+RUN_FILES = ("manifest.json", "tickets.jsonl", "quarantine.jsonl", "items.jsonl", "scores.jsonl",
+             "ratings.jsonl", "agreement.json", "decisions.json")
+
+
 def print_run(out: Console, run_dir: Path, summaries: dict[str, Any]) -> None:
+    from eval.decide import decisions_table
+
     print_ingest(out, summaries["ingest"])
     print_replay(out, summaries["replay"])
     out.print(category_table(summaries["replay"], summaries["score"]))
+    if "decide" in summaries:
+        print_ratings(out, summaries["ratings"])
+        out.print(decisions_table(summaries["decide"]))
+        out.print(summaries["decide"].reviewers_note)
     out.print(f"[bold]Run folder[/bold] {run_dir}")
-    for name in ("manifest.json", "tickets.jsonl", "quarantine.jsonl", "items.jsonl", "scores.jsonl"):
+    for name in RUN_FILES:
         if (run_dir / name).exists():
             out.print(f"  {run_dir / name}")

@@ -77,3 +77,33 @@ def test_validate_fails_with_exit_1_over_the_quarantine_limit(tmp_path: Path) ->
     assert len(lines(tmp_path / "out" / "quarantine.jsonl")) == 1
     ok = cli("validate", str(src), "--out", str(tmp_path / "out2"), "--max-quarantine", "0.5")
     assert ok.returncode == 0 and "kept 3" in ok.stdout
+
+
+DEMO = Path(__file__).parents[1] / "datasets" / "demo"
+
+
+def test_demo_run_reaches_every_planted_tier_and_flags_the_careless_reviewer(tmp_path: Path) -> None:
+    res = cli("run", str(DEMO / "config.yaml"), "--out", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    truth = json.loads((DEMO / "truth.json").read_text())["categories"]
+    decisions = json.loads((tmp_path / "decisions.json").read_text())
+    assert {c["category"]: c["tier"] for c in decisions["categories"]} == {k: v["tier"] for k, v in truth.items()}
+    assert "qa_06" in decisions["reviewers_excluded"]
+    assert json.loads((tmp_path / "manifest.json").read_text())["tiers"]["fraud_report"] == "human"
+    assert "Recommendation per category" in res.stdout
+
+
+def test_ratings_import_and_decide_rerun_alone_with_bad_rows_reported(tmp_path: Path) -> None:
+    assert cli("run", str(DEMO / "config.yaml"), "--out", str(tmp_path)).returncode == 0
+    decisions = (tmp_path / "decisions.json").read_bytes()
+    good = (DEMO / "ratings.jsonl").read_text().splitlines()
+    first = json.loads(good[0])
+    bad = tmp_path / "extra.csv"
+    bad.write_text("rating_id,reviewer,score_x,score_y,preference\n"
+                   f"{first['rating_id']},qa_99,7,3,x\nnope,qa_99,3,3,y\n")
+    res = cli("ratings", "import", str(tmp_path), str(DEMO / "ratings.jsonl"), str(bad))
+    assert res.returncode == 0, res.stderr
+    assert f"{len(good) + 2} ratings read, {len(good)} kept, 2 rejected" in res.stdout
+    assert "extra.csv:2" in res.stdout and "extra.csv:3" in res.stdout
+    assert cli("decide", str(tmp_path)).returncode == 0
+    assert (tmp_path / "decisions.json").read_bytes() == decisions

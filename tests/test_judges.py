@@ -219,7 +219,7 @@ def test_calibration_by_hand() -> None:
     assert cal.items == 3 and cal.agreement_with_ties == pytest.approx(1 / 3)
     assert cal.decisive_items == 1 and cal.agreement_without_ties == 1.0
     assert cal.judge_vs_reviewers == pytest.approx(3 / 6) and cal.reviewers_pairwise == pytest.approx(2 / 3)
-    assert cal.leniency == pytest.approx(2 / 3 - 1 / 3) and cal.flip_rate == pytest.approx(1 / 3)
+    assert cal.leniency == pytest.approx(2 / 3 - 3 / 6) and cal.flip_rate == pytest.approx(1 / 3)
     assert cal.judge_errors == 1 and not cal.usable and "0.50 < reviewers with each other 0.67" in cal.why
 
 

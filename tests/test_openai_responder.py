@@ -235,7 +235,7 @@ def test_retry_errors_reanswers_only_failed_items_and_keeps_the_others_byte_iden
     assert len(failed) == 3 and summary.retried == 3 and summary.errors == 0
     assert len(state.bodies) - sent == 3
     assert len(after) == len(before)
-    for n, (old, new) in enumerate(zip(before, after)):
+    for n, (old, new) in enumerate(zip(before, after, strict=True)):
         assert (old == new) == (n not in failed)
         assert json.loads(new)["ai"]["text"]
 
@@ -254,3 +254,44 @@ def test_missing_api_key_variable_is_a_config_error(tmp_path: Path, monkeypatch:
     cfg = fast("http://127.0.0.1:9/v1", tmp_path, api_key_env="FAKE_KEY_FOR_TEST")
     with pytest.raises(ConfigError, match="FAKE_KEY_FOR_TEST"):
         OpenAIChat.from_config(cfg, Path)
+
+
+# --- the command line ------------------------------------------------------------------------
+
+def cli(*args: str):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "eval", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_cli_dry_run_retry_errors_and_no_cache(tmp_path: Path) -> None:
+    tickets = write_tickets(tmp_path / "tickets.jsonl", demo_tickets(6))
+    state = FakeState()
+    with serve(state) as url:
+        config = tmp_path / "run.yaml"
+        config.write_text(
+            f"name: t\ndata: {{paths: [{tickets}]}}\nrubrics: {{path: {DATA / 'rubrics'}}}\n"
+            f"replay: {{responder: {{kind: openai, base_url: '{url}', model: fake-1, max_retries: 0, "
+            f"cache_path: cache.sqlite, price_prompt_per_1k: 1.0, price_completion_per_1k: 2.0}}}}\n"
+        )
+        estimate = cli("run", str(config), "--dry-run")
+        assert estimate.returncode == 0, estimate.stderr
+        planned = json.loads(estimate.stdout)
+        assert planned["requests"] == planned["to_send"] > 0 and planned["cost_max"] > planned["cost_expected"] > 0
+        assert not state.bodies
+        state.queue.extend(["500", "500"])
+        res = cli("run", str(config), "--out", str(tmp_path / "run"))
+        assert res.returncode == 0, res.stderr
+        manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+        replay = manifest["stages"]["replay"]["summary"]
+        assert replay["errors"] == 2 and manifest["counts"]["ai_errors"] == 2
+        assert replay["usage"]["cost"] > 0 and replay["responder_stats"]["http_requests"] == planned["requests"]
+        sent = len(state.bodies)
+        retried = cli("replay", str(tmp_path / "run"), "--retry-errors")
+        assert retried.returncode == 0, retried.stderr
+        assert len(state.bodies) == sent + 2
+        assert not [i for i in read_jsonl(tmp_path / "run" / "items.jsonl", Item) if i.ai.error]
+        assert json.loads(cli("run", str(config), "--dry-run").stdout)["to_send"] == 0
+        assert cli("replay", str(tmp_path / "run"), "--no-cache").returncode == 0
+        assert len(state.bodies) == sent + 2 + planned["requests"]

@@ -46,7 +46,8 @@ class CategoryCalibration(BaseModel):
     """Share of reviewer pairs on the same item with equal labels."""
     reviewer_pairs: int
     leniency: float | None
-    """Judge's AI-preferred rate minus the majority's: above 0 the judge favours the AI more."""
+    """Judge's AI-preferred rate minus the reviewers' (per rating): above 0 the judge favours the AI
+    more than reviewers do. Per rating, not per majority: a split panel makes a majority tie."""
     judge_tie_rate: float | None
     flip_rate: float | None
     """Items whose verdict changed with the order of the answers (counted as ties)."""
@@ -90,26 +91,26 @@ def _category(category: str, verdicts: list[PairwiseVerdict], by_item: dict[str,
     items = [i for i in by_item if i in judged]
     judge: list[Pick] = [judged[i].preference for i in items]  # type: ignore[misc]
     human = [majority(by_item[i]) for i in items]
-    decisive = [(j, h) for j, h in zip(judge, human) if j != "tie" and h != "tie"]
+    decisive = [(j, h) for j, h in zip(judge, human, strict=True) if j != "tie" and h != "tie"]
     vs_reviewers = _mean([judged[i].preference == label for i in items for label in by_item[i]])
     pairwise, pairs = _pairwise(by_item)
     usable, why = _rule(len(items), vs_reviewers, pairwise, min_items)
     return CategoryCalibration(
         category=category, items=len(items), judge_errors=sum(v.preference is None for v in verdicts),
-        agreement_with_ties=_mean([j == h for j, h in zip(judge, human)]),
+        agreement_with_ties=_mean([j == h for j, h in zip(judge, human, strict=True)]),
         agreement_without_ties=_mean([j == h for j, h in decisive]), decisive_items=len(decisive),
         kappa_with_ties=_kappa(judge, human),
         judge_vs_reviewers=vs_reviewers, reviewers_pairwise=pairwise, reviewer_pairs=pairs,
-        leniency=_leniency(judge, human),
+        leniency=_leniency(judge, [label for i in items for label in by_item[i]]),
         judge_tie_rate=_mean([j == "tie" for j in judge]),
         flip_rate=_mean([judged[i].flipped for i in items]), usable=usable, why=why,
     )
 
 
-def _leniency(judge: list[Pick], human: list[Pick]) -> float | None:
+def _leniency(judge: list[Pick], reviewers: list[Pick]) -> float | None:
     if not judge:
         return None
-    return float(np.mean([j == "ai" for j in judge]) - np.mean([h == "ai" for h in human]))
+    return float(np.mean([j == "ai" for j in judge]) - np.mean([r == "ai" for r in reviewers]))
 
 
 def _rule(items: int, judge: float | None, reviewers: float | None, min_items: int) -> tuple[bool, str]:

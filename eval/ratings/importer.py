@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from eval.ratings.labelstudio import read_labelstudio_export
 from eval.records import BlindKey, Quarantined, Rating, UnblindedRating
 from eval.store import RecordError, atomic_writer, read_jsonl, write_jsonl
 
@@ -147,7 +148,13 @@ def _csv_cell(name: str, value: str | None) -> Any:
 
 
 def _raw_rows(path: Path) -> Any:
-    """(line number, parsed row or the JSON error) for each non-blank row of a reviewer file."""
+    """(line number, parsed row or the JSON error) for each non-blank row of a reviewer file.
+
+    A ``.json`` file is a Label Studio export; its "line" is the task number.
+    """
+    if path.suffix.lower() == ".json":
+        yield from read_labelstudio_export(path)
+        return
     if path.suffix.lower() == ".csv":
         with open(path, encoding="utf-8-sig", newline="") as fh:
             reader = csv.DictReader(fh)
@@ -199,7 +206,7 @@ def _slow_rows(path: Path) -> tuple[pd.DataFrame, list[Quarantined]]:
 
 
 def _read_reviewer_file(path: Path) -> tuple[pd.DataFrame, list[Quarantined]]:
-    fast = None if path.suffix.lower() == ".csv" else _arrow_jsonl(path, RATING_SCHEMA, ("rating_id", "reviewer",
+    fast = None if path.suffix.lower() in (".csv", ".json") else _arrow_jsonl(path, RATING_SCHEMA, ("rating_id", "reviewer",
                                                                                           "score_x", "score_y"))
     if fast is not None and _values_ok(fast[0], {"score_x": (1, 5), "score_y": (1, 5)}, {"preference": PREFERENCES}):
         table = fast[0].to_pandas()

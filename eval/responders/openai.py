@@ -14,19 +14,21 @@ answer, usage and latency. What the run actually sent and spent is in ``stats`` 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import BaseModel
 
 from eval.config import OpenAIResponder
-from eval.records import AIAnswer, Turn
+from eval.records import AIAnswer, Ticket, Turn
 from eval.redact import redact
 from eval.responders import ReplayRequest
-from eval.responders._http import ChatClient, ChatResult, Messages
+from eval.responders._http import ChatClient, ChatResult, Messages, cost_of, estimate_tokens
 
 NAME = "openai"
+Which = Literal["all", "first"]
 OPENING = "(No customer message yet: write the agent's opening message.)"
 _ROLES = {"customer": "user", "agent": "assistant"}
 _LABELS = {"system": "[system event] ", "note": "[internal note, not seen by the customer] "}
@@ -91,9 +93,16 @@ class OpenAIChat:
         return build_messages(request.context, self.system, self.cfg.redact)
 
     def answer(self, requests: Sequence[ReplayRequest]) -> list[AIAnswer]:
-        conversations = [self.messages(r) for r in requests]
-        results = self._runner.run(self.client.complete_all(conversations))
+        results = self._runner.run(self._answer_all(requests))
         return [to_answer(r, self.cfg.model) for r in results]
+
+    async def _answer_all(self, requests: Sequence[ReplayRequest]) -> list[ChatResult]:
+        """Each prompt is built in its own task, so building the later ones (redaction is the
+        costly part) overlaps with the first requests' wait for the server."""
+        async def one(request: ReplayRequest) -> ChatResult:
+            return await self.client.complete(self.messages(request))
+
+        return list(await asyncio.gather(*(one(r) for r in requests)))
 
     @property
     def stats(self) -> dict[str, Any]:
@@ -102,3 +111,49 @@ class OpenAIChat:
     def close(self) -> None:
         self._runner.run(self.client.aclose())
         self._runner.close()
+
+
+class DryRun(BaseModel):
+    """What a replay would send and cost, estimated without sending anything."""
+
+    requests: int
+    cached: int
+    to_send: int
+    prompt_tokens: int
+    completion_tokens_expected: int
+    """The length of the historical human answers, as a proxy for the model's."""
+    completion_tokens_max: int
+    cost_expected: float
+    cost_max: float
+
+
+def dry_run(cfg: OpenAIResponder, tickets: Iterable[Ticket], which: Which, resolve: Callable[[str], Path]) -> DryRun:
+    """Tokens and cost of replaying ``tickets`` with ``cfg``; cache hits cost nothing and are not counted.
+
+    Tokens are estimated at about 4 characters each (``estimate_tokens``); the request count and
+    the cache hits are exact.
+    """
+    from eval.replay import agent_turn_indices, replay_request
+
+    responder = OpenAIChat.from_config(cfg, resolve)
+    requests = cached = prompt = expected = 0
+    try:
+        for ticket in tickets:
+            for i in agent_turn_indices(ticket, which):
+                messages = responder.messages(replay_request(ticket, i))
+                requests += 1
+                cache = responder.client.cache
+                if cache is not None and cache.contains(responder.client.key(messages)):
+                    cached += 1
+                    continue
+                prompt += estimate_tokens(messages)
+                expected += min(cfg.max_tokens, len(ticket.turns[i].text) // 4 + 1)
+    finally:
+        responder.close()
+    to_send = requests - cached
+    return DryRun(
+        requests=requests, cached=cached, to_send=to_send, prompt_tokens=prompt,
+        completion_tokens_expected=expected, completion_tokens_max=to_send * cfg.max_tokens,
+        cost_expected=round(cost_of(cfg, prompt, expected), 6),
+        cost_max=round(cost_of(cfg, prompt, to_send * cfg.max_tokens), 6),
+    )

@@ -105,3 +105,23 @@ def test_malformed_exports_name_the_file_task_and_field(tmp_path: Path, content:
     with pytest.raises(LabelStudioError, match=re.escape(message)) as err:
         list(read_labelstudio_export(path))
     assert str(path) in str(err.value)
+
+
+def test_a_label_studio_export_imports_and_unblinds_like_a_jsonl_file(tmp_path: Path) -> None:
+    from eval.ratings import import_ratings
+    from eval.records import AIAnswer, BlindKey, HumanAnswer, Item, Turn
+    from eval.store import write_jsonl
+
+    item = Item(item_id="T1#1", ticket_id="T1", turn_index=1, category="refund_request",
+                context=[Turn(role="customer", text="Where is my refund?")],
+                human=HumanAnswer(text="Wait."), ai=AIAnswer(text="It is on its way.", responder="precomputed"))
+    write_jsonl(tmp_path / "items.jsonl", [item])
+    write_jsonl(tmp_path / "key.jsonl", [BlindKey(rating_id="r00000000aa", item_id="T1#1", x="ai", y="human")])
+    rated = {"data": tasks([ROW])[0]["data"], "annotations": [annotation(
+        rating("score_x", 4), rating("score_y", 2), choices("preference", "x"), choices("flags", "acceptable_x"))]}
+    unrated = {"data": {**tasks([ROW])[0]["data"], "rating_id": "r00000000bb"}, "annotations": []}
+    summary = import_ratings([export_file(tmp_path, [rated, unrated])], tmp_path / "key.jsonl",
+                             tmp_path / "items.jsonl", tmp_path / "ratings.jsonl")
+    assert (summary.read, summary.kept, summary.rejected) == (2, 1, 1)
+    (out,) = [json.loads(x) for x in (tmp_path / "ratings.jsonl").read_text().splitlines()]
+    assert (out["score_ai"], out["score_human"], out["preference"], out["acceptable_ai"]) == (4, 2, "ai", True)
