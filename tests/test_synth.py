@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from eval.blinding import learn_agent_names, source_auc, strip_tells
 from eval.records import BlindKey, PrecomputedAnswer, Rating, Ticket
 from eval.redact import find_pii, luhn_valid
 from eval.synth import FILES, synth_to_dir
@@ -278,6 +279,18 @@ def test_ai_answers_have_their_own_tells(data: dict) -> None:
     human_words = np.mean([len(turn["text"].split()) for t in data["tickets"] for turn in t["turns"]
                            if turn["role"] == "agent"])
     assert ai_words > 1.3 * human_words
+
+
+def test_stripping_the_tells_leaves_ai_and_human_hard_to_tell_apart(data: dict) -> None:
+    """Shared content banks: once the blinding strips the tells, only mild style separates the sources."""
+    ai = {(a["ticket_id"], a["turn_index"]): a["text"] for a in data["ai"]}
+    pairs = [(turn["text"], ai[(t["ticket_id"], i)]) for t in data["tickets"]
+             for i, turn in enumerate(t["turns"]) if turn["role"] == "agent"]
+    pairs = [pairs[i] for i in np.random.default_rng(0).choice(len(pairs), 1000, replace=False)]
+    names = learn_agent_names(h for h, _ in pairs)
+    stripped = [(strip_tells(h, names), strip_tells(a, names)) for h, a in pairs]
+    assert source_auc(pairs, folds=5, seed=0) > 0.95
+    assert 0.55 < source_auc(stripped, folds=5, seed=0) < 0.78
 
 
 def test_demo_regenerates_byte_for_byte(tmp_path: Path) -> None:

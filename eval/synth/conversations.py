@@ -103,24 +103,42 @@ def _customer_turn(dice: Dice, cat: dict, ents: dict, first: bool, mood: str, ty
     return typos(dice, text, typo_rate)
 
 
+# What an answer says is drawn from the level's shared pool whichever side writes it: real
+# shadow-mode AI and agents resolve the same tickets in overlapping words. The AI differs in its
+# tells (self-reference, formula openings and closings, stripped before blind review) and, more
+# mildly, in style: it acknowledges the customer and adds a reassurance sentence more often.
+LEVEL = {"excellent": "full", "good": "full", "fine": "basic", "ok": "basic",
+         "terse": "thin", "weak": "thin", "wrong_policy": "wrong", "critical": "wrong"}
+HUMAN_REASSURE = 0.2
+AI_REASSURE = 0.35
+AI_EMPATHY = 0.15
+
+
+def _core(dice: Dice, cat: dict, ents: dict, style: str, said: set[str]) -> str:
+    return fill(_fresh(dice, cat["answers"][LEVEL[style]], said), ents)
+
+
 def _human_turn(dice: Dice, cat: dict, ents: dict, style: str, first: bool, mood: str,
                 said: set[str]) -> str:
-    agent = bank()["agent"]
-    core = fill(_fresh(dice, cat["human"][style], said), ents)
+    agent, shared = bank()["agent"], bank()["shared"]
+    core = _core(dice, cat, ents, style, said)
     if style == "terse":
         return _join(core, f"- {ents['agent']}" if dice.chance(0.5) else "")
     opening = fill(dice.pick(agent["greet"] if first else agent["follow_prefix"]), ents)
-    empathy = dice.pick(agent["empathy"]) if style == "excellent" and (mood == "angry" or dice.chance(0.4)) else ""
+    empathy = dice.pick(shared["empathy"]) if style == "excellent" and (mood == "angry" or dice.chance(0.4)) else ""
+    extra = dice.pick(shared["reassure"]) if dice.chance(HUMAN_REASSURE) else ""
     close = dice.pick(agent["close"]) if style == "excellent" or dice.chance(0.4) else ""
     sign = fill(dice.pick(agent["sign"]), ents)
-    return _join(opening, empathy, core, close) + "\n" + sign
+    return _join(opening, empathy, core, extra, close) + "\n" + sign
 
 
-def _ai_turn(dice: Dice, cat: dict, ents: dict, style: str, first: bool, said: set[str]) -> str:
-    ai = bank()["ai"]
+def _ai_turn(dice: Dice, cat: dict, ents: dict, style: str, first: bool, mood: str, said: set[str]) -> str:
+    ai, shared = bank()["ai"], bank()["shared"]
     opening = fill(dice.pick(ai["open"] if first else ai["follow_prefix"]), ents)
-    core = fill(_fresh(dice, cat["ai"][style], said), ents)
-    text = _join(opening, core, dice.pick(ai["close"]))
+    empathy = dice.pick(shared["empathy"]) if dice.chance(2 * AI_EMPATHY if mood == "angry" else AI_EMPATHY) else ""
+    core = _core(dice, cat, ents, style, said)
+    extra = dice.pick(shared["reassure"]) if dice.chance(AI_REASSURE) else ""
+    text = _join(opening, empathy, core, extra, dice.pick(ai["close"]))
     sign = dice.pick(ai["sign"])
     return text + ("\n" + sign if sign else "")
 
@@ -176,7 +194,7 @@ def build_ticket(dice: Dice, spec: CategorySpec, ticket_no: int, total: int) -> 
         turns.append({"role": "agent", "text": _human_turn(dice, cat, ents, h_style, k == 0, mood, said[1]),
                       "author": ents["agent_id"]})
         ai_answers.append({"ticket_id": ticket_id, "turn_index": index,
-                           "text": _ai_turn(dice, cat, ents, a_style, k == 0, said[2]), "model": AI_MODEL,
+                           "text": _ai_turn(dice, cat, ents, a_style, k == 0, mood, said[2]), "model": AI_MODEL,
                            "latency_ms": round(math.exp(dice.normal(7.0, 0.35)), 1)})
         answers.append(AnswerTruth(f"{ticket_id}#{index}", spec.name, h_style, _quality(dice, h_style),
                                    a_style, _quality(dice, a_style, AI_SHIFT[spec.group])))

@@ -239,7 +239,13 @@ def test_demo_packets_through_the_cli_leak_no_personal_data_agent_name_or_ai_sel
         return subprocess.run([sys.executable, "-m", "eval", *args], capture_output=True, text=True, timeout=300)
 
     run = tmp_path / "demo"
-    assert cli("run", str(DEMO / "config.yaml"), "--out", str(run)).returncode == 0
+    config = yaml.safe_load((DEMO / "config.yaml").read_text())
+    del config["ratings"]  # a first round: nothing rated or decided yet, so every category is drawn
+    config["data"]["paths"] = [str(DEMO / p) for p in config["data"]["paths"]]
+    config["replay"]["responder"]["path"] = str(DEMO / config["replay"]["responder"]["path"])
+    config["rubrics"]["path"] = str(DEMO / config["rubrics"]["path"])
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    assert cli("run", str(tmp_path / "config.yaml"), "--out", str(run)).returncode == 0
     res = cli("packets", str(run), "--reviewers", "qa_01,qa_02,qa_03", "--per-reviewer", "120")
     assert res.returncode == 0, res.stderr
     assert "AUC before stripping" in res.stdout
