@@ -9,6 +9,7 @@ Usage: .venv/bin/python benchmarks/replay_openai.py [ITEMS]   (default 3000)
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -45,6 +46,12 @@ def wait_for(port: int, proc: subprocess.Popen, seconds: float = 20.0) -> None:
     raise RuntimeError("fake server did not start")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process (Linux /proc), to show which side the cores went to."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def write_tickets(path: Path, n: int) -> None:
     """One agent turn per ticket, with personal data to redact, like a real chat."""
     with open(path, "w", encoding="utf-8") as fh:
@@ -69,15 +76,18 @@ def main(items: int) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             tickets = Path(tmp) / "tickets.jsonl"
             write_tickets(tickets, items)
-            start = time.perf_counter()
+            start, cpu, server_cpu = time.perf_counter(), time.process_time(), cpu_seconds(server.pid)
             summary = replay_to_file(tickets, Path(tmp) / "items.jsonl", ReplayConfig(responder=cfg), Path)
             seconds = time.perf_counter() - start
+            cpu, server_cpu = time.process_time() - cpu, cpu_seconds(server.pid) - server_cpu
     finally:
         server.terminate()
         server.wait(timeout=10)
     rate = summary.items / seconds
     print(f"answers: {summary.items}  errors: {summary.errors}  seconds: {seconds:.2f}  "
           f"in the responder: {summary.answer_seconds:.2f}")
+    print(f"CPU per answer: replay {1000 * cpu / summary.items:.2f} ms, "
+          f"fake server {1000 * server_cpu / summary.items:.2f} ms")
     print(f"throughput: {rate:.1f} answers/s  ceiling: {CEILING:.0f} answers/s  ratio: {rate / CEILING:.3f}")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -214,10 +215,16 @@ def test_no_personal_data_reaches_the_server(tmp_path: Path) -> None:
         run_replay(fast(url, tmp_path, concurrency=16), path, tmp_path / "items.jsonl")
     leaked = [v for v in known if any(v in body for body in state.bodies)]
     assert state.bodies and not leaked
+    sent = "\n".join(m["content"] for body in state.requests() for m in body["messages"])
+    # a check independent of eval.redact: anything shaped like an email or an international phone
+    assert not re.findall(r"[\w.+-]+@[\w-]+\.\w+", sent)
+    assert not re.findall(r"\+\d{1,3} ?\(?\d{2,4}\)?[ -]?\d{3}[ -]?\d{3,4}", sent)
     plain = FakeState()
     with serve(plain) as url:
         run_replay(fast(url, tmp_path, redact=False, cache=False), path, tmp_path / "plain.jsonl")
     assert all(any(v in body for body in plain.bodies) for v in PLANTED.values())
+    plain_sent = "\n".join(m["content"] for body in plain.requests() for m in body["messages"])
+    assert len(re.findall(r"\+\d{1,3} ?\(?\d{2,4}\)?[ -]?\d{3}[ -]?\d{3,4}", plain_sent)) > 10
 
 
 def test_retry_errors_reanswers_only_failed_items_and_keeps_the_others_byte_identical(tmp_path: Path) -> None:
