@@ -34,13 +34,16 @@ def _bar(description: str, total: int | None):
 def _user_errors() -> Iterator[None]:
     """Turn the errors a user can fix into one red line and exit code 2, not a traceback."""
     from eval.pipeline import QuarantineExceeded
-    from eval.store import RecordError
+    from eval.store import RecordError, WriteError
 
     try:
         yield
     except QuarantineExceeded as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(EXIT_GATE) from exc
+    except WriteError as exc:
+        console.print(f"[red]error:[/red] {exc.strerror}")
+        raise typer.Exit(EXIT_INPUT) from exc
     except (ConfigError, RecordError, FileNotFoundError, ValueError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(EXIT_INPUT) from exc
@@ -85,8 +88,10 @@ def run(
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="run folder (default reports/<name>)")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="estimate model requests, tokens and cost; send nothing")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="bypass the model response cache")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="continue the run in --out (the default when it exists); fail if there is none")] = False,
+    force: Annotated[bool, typer.Option("--force", help="start over even if --out holds a run of another config or other inputs")] = False,
 ) -> None:
-    """Run the whole pipeline into one run folder."""
+    """Run the whole pipeline into one run folder; re-running continues a killed run."""
     from eval.config import without_cache
     from eval.pipeline import default_run_dir, run_all
     from eval.tables import print_run
@@ -100,7 +105,9 @@ def run(
             out.print(estimate(cfg, _bar).model_dump_json(indent=2))
             return
         run_dir = out_dir or default_run_dir(cfg)
-        summaries = run_all(cfg, run_dir, _bar)
+        if resume and force:
+            raise ConfigError("--resume and --force contradict each other: continue the run, or start it over")
+        summaries = run_all(cfg, run_dir, _bar, force=force, resume=resume)
     print_run(out, run_dir, summaries)
 
 
@@ -250,3 +257,45 @@ def decide(run_dir: Annotated[Path, typer.Argument(help="a run folder with ratin
     out.print(decisions_table(decisions))
     out.print(decisions.reviewers_note)
     _paths("Wrote", [run_dir / "agreement.json", run_dir / "decisions.json"])
+
+
+@app.command()
+def judge(run_dir: Annotated[Path, typer.Argument(help="a run folder; the config needs a judge section")]) -> None:
+    """Pairwise judge over every item (both orders), calibrated against reviewers where ratings exist."""
+    from eval.pipeline import config_of_run, run_judge
+
+    with _user_errors():
+        result = run_judge(config_of_run(run_dir), run_dir)
+    out.print(f"verdicts: {result['verdicts']}")
+    out.print(f"judge trusted in: {', '.join(result['usable']) or 'no category'} (re-run `decide` to attach it)")
+    _paths("Wrote", [run_dir / "judge_pairwise.jsonl", run_dir / "judge_calibration.json"])
+
+
+@app.command()
+def report(run_dir: Annotated[Path, typer.Argument(help="a run folder with decisions.json")]) -> None:
+    """Write the recommendation report: report.html (self-contained), report.md and figures/."""
+    from eval.pipeline import config_of_run, run_report
+
+    with _user_errors():
+        summary = run_report(config_of_run(run_dir), run_dir)
+    _paths("Wrote", [Path(summary.markdown), run_dir / "figures", Path(summary.html)])
+    out.print(f"[bold green]Report:[/bold green] {summary.html}")
+
+
+@app.command()
+def compare(
+    run_a: Annotated[Path, typer.Argument(help="the baseline run folder")],
+    run_b: Annotated[Path, typer.Argument(help="the run to check against it")],
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="folder for compare.json/.md (default RUN_B)")] = None,
+) -> None:
+    """Tier changes and moved estimates between two runs; exit 1 when a category lost a tier."""
+    from eval.report import compare_dirs
+    from eval.report.compare import comparison_table
+
+    with _user_errors():
+        cmp, paths = compare_dirs(run_a, run_b, out_dir)
+    out.print(comparison_table(cmp))
+    _paths("Wrote", paths)
+    if cmp.lost_tier:
+        console.print(f"[red]lost a tier:[/red] {', '.join(cmp.lost_tier)}")
+        raise typer.Exit(EXIT_GATE)

@@ -99,6 +99,8 @@ class JudgeConfig(Endpoint):
     """Ask for ``response_format: json_object`` (servers that lack it ignore or reject it)."""
     min_items: int = Field(default=30, ge=1)
     """Calibration needs at least this many rated items in a category before the judge is trusted."""
+    pairwise: bool = False
+    """Also run the pairwise judge over every item in `run` (two calls per item)."""
 
 
 Responder = Annotated[

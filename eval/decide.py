@@ -16,6 +16,9 @@ Method, in the order the numbers are made:
 
 from __future__ import annotations
 
+import json
+import math
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -117,6 +120,12 @@ class CategoryDecision(BaseModel):
     ratings_needed_text: str = ""
     audit_sample_per_week: int | None = None
     audit_text: str = ""
+    ai_answers_per_week: float | None = None
+    """Agent turns a week in this category over the tickets' created_at span (None: no dates)."""
+    audit_weeks: int | None = None
+    """Weeks of auditing every AI answer it takes to reach the audit sample, when a week has fewer."""
+    judge: dict[str, Any] | None = None
+    """The pairwise judge's evidence (eval.judges.evidence) when a judge ran; never part of a gate."""
 
 
 class Decisions(BaseModel):
@@ -367,7 +376,7 @@ def _audit(est: CategoryEstimates, policy: Policy) -> tuple[int | None, str]:
     raised = base * policy.audit_rate_multiplier
     n = stats.audit_sample_size(base, policy.audit_rate_multiplier, policy.audit_alpha, policy.audit_power)
     basis = "observed rate" if est.critical_k else "upper bound (none observed)"
-    return n, (f"audit {n} AI answers a week: an exact one-sided binomial test at {policy.audit_alpha} flags a "
+    return n, (f"an exact one-sided binomial test at {policy.audit_alpha} on {n} audited AI answers flags a "
                f"critical rate of {raised:.2%} ({policy.audit_rate_multiplier:g}x the {basis} {base:.2%}) "
                f"with {policy.audit_power:.0%} probability")
 
@@ -448,9 +457,50 @@ def decide_to_file(run_dir: Path, policy: Policy, seed: int) -> Decisions:
     scores_path = run_dir / "scores.jsonl"
     scores = read_scores(scores_path) if scores_path.exists() else None
     decisions = decide(ratings, items, scores, policy, np.random.default_rng(seed))
-    decisions = decisions.model_copy(update={"seed": seed})
+    categories = _within_volume(_with_judge(run_dir, decisions, policy), _weekly_items(run_dir, items))
+    decisions = decisions.model_copy(update={"seed": seed, "categories": categories})
     write_json(run_dir / "decisions.json", stats.rounded(decisions.model_dump(mode="json")))
     return decisions
+
+
+def _weekly_items(run_dir: Path, items: pd.DataFrame) -> dict[str, float]:
+    """Agent turns per week and category, over the first-to-last ``created_at`` of the tickets."""
+    path = run_dir / "tickets.jsonl"
+    if not path.exists():
+        return {}
+    with open(path, encoding="utf-8") as fh:
+        times = pd.to_datetime([json.loads(line).get("created_at") for line in fh if line.strip()],
+                               utc=True, errors="coerce", format="ISO8601")
+    if len(times) == 0 or times.isna().any():
+        return {}
+    weeks = max((times.max() - times.min()).total_seconds() / (7 * 86400), 1.0)
+    return {c: n / weeks for c, n in items.groupby("category").size().items()}
+
+
+def _within_volume(categories: list[CategoryDecision], weekly: dict[str, float]) -> list[CategoryDecision]:
+    """An audit sample larger than a week's AI answers becomes: audit them all, for this many weeks."""
+    out = []
+    for c in categories:
+        per_week = weekly.get(c.category)
+        update: dict[str, Any] = {"ai_answers_per_week": None if per_week is None else round(per_week, 1)}
+        n = c.audit_sample_per_week
+        if n is not None and per_week and n > per_week:
+            weeks = math.ceil(n / per_week)
+            update |= {"audit_weeks": weeks, "audit_sample_per_week": math.ceil(per_week), "audit_text": (
+                f"audit every AI answer (about {per_week:.0f} a week) for {weeks} weeks to reach the {n} "
+                f"needed, and keep auditing them all: {c.audit_text}")}
+        elif n is not None:
+            update["audit_text"] = f"audit {n} AI answers a week: {c.audit_text}"
+        out.append(c.model_copy(update=update))
+    return out
+
+
+def _with_judge(run_dir: Path, decisions: Decisions, policy: Policy) -> list[CategoryDecision]:
+    from eval.judges.evidence import judge_evidence_of_run
+
+    evidence = judge_evidence_of_run(run_dir, policy.confidence)
+    return [c.model_copy(update={"judge": evidence[c.category].model_dump() if c.category in evidence else None})
+            for c in decisions.categories]
 
 
 def read_scores(path: Path) -> pd.DataFrame:

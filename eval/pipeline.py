@@ -6,6 +6,7 @@ re-run alone; the manifest records what each stage read, wrote, counted and how 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -17,7 +18,10 @@ from pydantic import BaseModel
 
 from eval.config import ConfigError, PrecomputedResponder, RunConfig, load_config
 from eval.progress import Advance
-from eval.store import ARTIFACTS, fingerprint, git_revision, load_manifest, package_versions, update_manifest
+from eval.store import (
+    ARTIFACTS, changed_inputs, clear_run, completed_stage, fingerprint, git_revision, load_manifest,
+    package_versions, stage_files, update_manifest, writing,
+)
 
 Bar = Callable[[str, int | None], AbstractContextManager[Advance]]
 
@@ -26,12 +30,20 @@ class QuarantineExceeded(RuntimeError):
     """More of the input was rejected than the config allows: the data needs a look first."""
 
 
+class ResumeRefused(ConfigError):
+    """The run folder holds a run made from another config or other inputs."""
+
+
 def default_run_dir(cfg: RunConfig) -> Path:
     return Path("reports") / cfg.name
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    """UTC now, or ``SOURCE_DATE_EPOCH`` when set (the reproducible-builds convention), so two
+    runs can be compared byte for byte including the start time the report shows."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    instant = datetime.fromtimestamp(int(epoch), timezone.utc) if epoch else datetime.now(timezone.utc)
+    return instant.isoformat(timespec="seconds")
 
 
 def _input_files(cfg: RunConfig) -> list[Path]:
@@ -43,19 +55,44 @@ def _input_files(cfg: RunConfig) -> list[Path]:
         paths.append(cfg.resolve(responder.path))
     rubrics = cfg.resolve(cfg.rubrics.path)
     paths.extend(sorted(rubrics.glob("*.yaml")) if rubrics.is_dir() else [rubrics])
+    paths.extend(cfg.resolve(p) for p in cfg.ratings.files)
+    if cfg.ratings.key:
+        paths.append(cfg.resolve(cfg.ratings.key))
     return paths
 
 
-def start_run(cfg: RunConfig, run_dir: Path) -> None:
-    """Write the manifest header: config, its hash, input fingerprints, versions, revision."""
-    run_dir.mkdir(parents=True, exist_ok=True)
+def start_run(cfg: RunConfig, run_dir: Path, *, force: bool = False, resume: bool = False) -> bool:
+    """Write the manifest header (config, its hash, input fingerprints, versions, revision), or
+    continue the run already in ``run_dir``; True when continuing.
+
+    A folder holding a run of another config or other inputs is refused unless ``force``, which
+    starts over. ``resume`` insists that there is a run to continue.
+    """
+    manifest = load_manifest(run_dir)
+    inputs = [fingerprint(p) for p in _input_files(cfg) if p.is_file()]
+    if resume and not manifest.get("config_sha256"):
+        raise ResumeRefused(f"{run_dir}: no run to resume (no manifest.json with a config)")
+    if force and run_dir.exists():
+        clear_run(run_dir)
+        manifest = {}
+    if manifest.get("config_sha256"):
+        changes = changed_inputs(manifest, cfg.digest(), inputs)
+        if changes:
+            raise ResumeRefused(
+                f"{run_dir} holds a run made with different inputs; changed since: {'; '.join(changes)}. "
+                "Use --force to start it over, or another --out folder"
+            )
+        update_manifest(run_dir, resumed_at=[*manifest.get("resumed_at", []), _now()])
+        return True
+    with writing(run_dir):
+        run_dir.mkdir(parents=True, exist_ok=True)
     update_manifest(
         run_dir,
         name=cfg.name, seed=cfg.seed, config=cfg.model_dump(mode="json"),
-        config_path=cfg.source, config_sha256=cfg.digest(),
-        inputs=[fingerprint(p) for p in _input_files(cfg) if p.is_file()],
+        config_path=cfg.source, config_sha256=cfg.digest(), inputs=inputs,
         versions=package_versions(), git_revision=git_revision(), started_at=_now(),
     )
+    return False
 
 
 def config_of_run(run_dir: Path) -> RunConfig:
@@ -71,6 +108,7 @@ def _record(run_dir: Path, stage: str, started: float, summary: BaseModel, exclu
         "seconds": round(time.perf_counter() - started, 3),
         "finished_at": _now(),
         "summary": summary.model_dump(mode="json", exclude=exclude),
+        "files": stage_files(run_dir, stage),
     }})
 
 
@@ -83,6 +121,10 @@ def run_ingest(cfg: RunConfig, run_dir: Path, bar: Bar) -> Any:
     with bar("ingest", None) as advance:
         summary = ingest_to_dir(paths, run_dir, mapping, cfg.data.max_text_chars, advance)
     _record(run_dir, "ingest", started, summary)
+    return _checked_quarantine(cfg, run_dir, summary)
+
+
+def _checked_quarantine(cfg: RunConfig, run_dir: Path, summary: Any) -> Any:
     if summary.quarantine_share > cfg.data.max_quarantine:
         raise QuarantineExceeded(
             f"{summary.quarantined} of {summary.read} records quarantined "
@@ -209,18 +251,90 @@ def run_decide(cfg: RunConfig, run_dir: Path) -> Any:
     return decisions
 
 
-def run_all(cfg: RunConfig, run_dir: Path, bar: Bar) -> dict[str, Any]:
-    """ingest → replay → score (→ ratings → decide when the config lists reviewer files)."""
-    start_run(cfg, run_dir)
-    ingest = run_ingest(cfg, run_dir, bar)
-    replay = run_replay(cfg, run_dir, bar, ingest.kept)
-    score = run_score(cfg, run_dir, bar, replay.items)
+def run_judge(cfg: RunConfig, run_dir: Path) -> dict[str, Any]:
+    """Pairwise judge over every item, then its calibration against reviewers where ratings exist."""
+    from eval.judges.calibration import calibration_to_file
+    from eval.judges.pairwise import pairwise_to_file
+
+    runner = _judge_runner(cfg)
+    if runner is None:
+        raise ConfigError(f"{cfg.source}: key 'judge': the config has no judge endpoint")
+    started = time.perf_counter()
+    try:
+        counts = pairwise_to_file(run_dir / ARTIFACTS["items"], run_dir / "judge_pairwise.jsonl", runner)
+    finally:
+        runner.close()
+    update_manifest(run_dir, judge_pairwise_usage=runner.stats)
+    calibration = {}
+    if (run_dir / "ratings.jsonl").exists():
+        calibration = calibration_to_file(run_dir, cfg.judge.min_items)
+    result = {"verdicts": counts, "usable": sorted(c for c, cal in calibration.items() if cal.usable)}
+    update_manifest(run_dir, stages={"judge": {"seconds": round(time.perf_counter() - started, 3), "summary": result}})
+    return result
+
+
+def run_report(cfg: RunConfig, run_dir: Path) -> Any:
+    """The recommendation report (RUN/report.html, report.md, figures/) from decisions.json."""
+    from eval.report import write_report
+
+    started = time.perf_counter()
+    summary = write_report(run_dir)
+    _record(run_dir, "report", started, summary)
+    return summary
+
+
+def finished(run_dir: Path, stage: str) -> Any | None:
+    """The summary of a stage an earlier run of this folder finished, if its files are unchanged."""
+    entry = completed_stage(run_dir, stage)
+    if entry is None:
+        return None
+    summary = entry["summary"]
+    if stage == "ingest":
+        from eval.ingest.stage import IngestSummary as Model
+    elif stage == "replay":
+        from eval.replay import ReplaySummary as Model
+    elif stage == "score":
+        from eval.rubrics import ScoreSummary as Model
+    elif stage == "report":
+        from eval.report import ReportSummary as Model
+    elif stage == "ratings":
+        from eval.ratings.importer import ImportSummary
+        from eval.records import Quarantined
+        from eval.store import read_jsonl
+
+        rejections = list(read_jsonl(Path(summary["rejections_path"]), Quarantined))
+        return ImportSummary.model_validate({**summary, "rejections": rejections})
+    else:
+        from eval.report.sources import read_decisions
+
+        return read_decisions(run_dir / "decisions.json")[0]
+    return Model.model_validate(summary)
+
+
+def run_all(
+    cfg: RunConfig, run_dir: Path, bar: Bar, *, force: bool = False, resume: bool = False,
+) -> dict[str, Any]:
+    """ingest → replay → score (→ ratings → decide → report when the config lists reviewer files).
+
+    Re-running into the same folder continues it: finished stages whose files are unchanged are
+    skipped, a killed stage resumes from its last complete batch (see ``start_run``).
+    """
+    start_run(cfg, run_dir, force=force, resume=resume)
+    done = finished(run_dir, "ingest")
+    ingest = _checked_quarantine(cfg, run_dir, done) if done else run_ingest(cfg, run_dir, bar)
+    replay = finished(run_dir, "replay") or run_replay(cfg, run_dir, bar, ingest.kept)
+    score = finished(run_dir, "score") or run_score(cfg, run_dir, bar, replay.items)
     summaries: dict[str, Any] = {"ingest": ingest, "replay": replay, "score": score}
     if cfg.ratings.files:
-        summaries["ratings"] = run_ratings(cfg, run_dir)
-        summaries["decide"] = run_decide(cfg, run_dir)
+        summaries["ratings"] = finished(run_dir, "ratings") or run_ratings(cfg, run_dir)
+    if cfg.judge is not None and cfg.judge.pairwise:
+        summaries["judge"] = run_judge(cfg, run_dir)
+    if cfg.ratings.files:
+        summaries["decide"] = finished(run_dir, "decide") or run_decide(cfg, run_dir)
     update_manifest(run_dir, finished_at=_now(), counts={
         "read": ingest.read, "tickets": ingest.kept, "quarantined": ingest.quarantined,
         "items": replay.items, "ai_errors": replay.errors,
     })
+    if "decide" in summaries:
+        summaries["report"] = finished(run_dir, "report") or run_report(cfg, run_dir)
     return summaries

@@ -73,7 +73,7 @@ def print_ratings(out: Console, summary: Any) -> None:
 
 
 RUN_FILES = ("manifest.json", "tickets.jsonl", "quarantine.jsonl", "items.jsonl", "scores.jsonl",
-             "ratings.jsonl", "agreement.json", "decisions.json")
+             "ratings.jsonl", "agreement.json", "decisions.json", "report.md", "report.html")
 
 
 def print_run(out: Console, run_dir: Path, summaries: dict[str, Any]) -> None:
@@ -90,3 +90,5 @@ def print_run(out: Console, run_dir: Path, summaries: dict[str, Any]) -> None:
     for name in RUN_FILES:
         if (run_dir / name).exists():
             out.print(f"  {run_dir / name}")
+    if "report" in summaries:
+        out.print(f"[bold green]Report:[/bold green] {summaries['report'].html}")

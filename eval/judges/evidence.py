@@ -1,0 +1,86 @@
+"""What the pairwise judge may add to a category's decision, and only where it has earned it.
+
+A judge sees every item, reviewers only a sample, so its verdicts could widen the evidence. It is
+trusted in a category only when its calibration passed (it agrees with reviewers at least as well
+as reviewers agree with each other). Even then its numbers are shown next to the gates, never in
+them: a model grading a model is not evidence a sceptic accepts for removing people.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel
+from scipy import stats
+
+from eval.judges.calibration import CategoryCalibration
+from eval.judges.pairwise import PairwiseVerdict
+from eval.store import read_jsonl
+
+WIN = {"ai": 1.0, "tie": 0.5, "human": 0.0}
+
+
+class JudgeEvidence(BaseModel):
+    used: bool
+    """True only where calibration passed; then the judge's win rate is reported for the category."""
+    why: str
+    judged_items: int
+    judge_errors: int
+    agreement_with_reviewers: float | None
+    reviewers_with_each_other: float | None
+    win_rate_ai: float | None = None
+    """AI wins (ties half) over every judged item of the category."""
+    low: float | None = None
+    high: float | None = None
+
+
+def _interval(wins: np.ndarray, confidence: float) -> tuple[float, float]:
+    """t interval of a mean of 0/0.5/1 scores; the items are many and independent enough for it."""
+    if len(wins) < 2:
+        return float("nan"), float("nan")
+    half = stats.t.ppf(0.5 + confidence / 2, len(wins) - 1) * wins.std(ddof=1) / np.sqrt(len(wins))
+    return float(max(0.0, wins.mean() - half)), float(min(1.0, wins.mean() + half))
+
+
+def judge_evidence(
+    verdicts: Iterable[PairwiseVerdict], calibration: Mapping[str, CategoryCalibration], confidence: float = 0.95,
+) -> dict[str, JudgeEvidence]:
+    """Per judged category: whether the judge is used and, if so, its AI win rate with an interval."""
+    wins: dict[str, list[float]] = defaultdict(list)
+    errors: dict[str, int] = defaultdict(int)
+    for v in verdicts:
+        if v.preference is None:
+            errors[v.category] += 1
+        else:
+            wins[v.category].append(WIN[v.preference])
+    out = {}
+    for category in sorted(set(wins) | set(errors)):
+        cal = calibration.get(category)
+        evidence = JudgeEvidence(
+            used=bool(cal and cal.usable), why=cal.why if cal else "no reviewer ratings to calibrate against",
+            judged_items=len(wins[category]), judge_errors=errors[category],
+            agreement_with_reviewers=cal.judge_vs_reviewers if cal else None,
+            reviewers_with_each_other=cal.reviewers_pairwise if cal else None,
+        )
+        if evidence.used and wins[category]:
+            arr = np.asarray(wins[category])
+            low, high = _interval(arr, confidence)
+            evidence = evidence.model_copy(update={"win_rate_ai": float(arr.mean()), "low": low, "high": high})
+        out[category] = evidence
+    return out
+
+
+def judge_evidence_of_run(run_dir: Path, confidence: float = 0.95) -> dict[str, JudgeEvidence]:
+    """From RUN/judge_pairwise.jsonl and judge_calibration.json; empty when no judge ran."""
+    verdicts_path, calibration_path = run_dir / "judge_pairwise.jsonl", run_dir / "judge_calibration.json"
+    if not verdicts_path.exists():
+        return {}
+    calibration = {}
+    if calibration_path.exists():
+        raw = json.loads(calibration_path.read_text(encoding="utf-8"))
+        calibration = {c: CategoryCalibration.model_validate(v) for c, v in raw.items()}
+    return judge_evidence(read_jsonl(verdicts_path, PairwiseVerdict), calibration, confidence)

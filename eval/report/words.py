@@ -1,0 +1,142 @@
+"""Numbers and gates in plain words, shared by the HTML and Markdown renderers.
+
+Every formatter takes the value exactly as ``decisions.json`` holds it (``None`` for a value that
+could not be computed, shown as a dash), so a reader can find each printed number in that file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from eval.decide import Reason
+
+DASH = "—"
+
+TIER_LABEL = {"automate": "Automate", "assist": "Assist", "human": "Human"}
+TIER_MEANING = {
+    "automate": "AI may answer alone, with a weekly human audit sample",
+    "assist": "AI drafts, a person approves or edits before sending",
+    "human": "stays with people",
+}
+NEXT_TIER = {"human": "assist", "assist": "automate"}
+
+GATE_LABEL = {
+    "always_human": "Policy allows AI for this category",
+    "min_rated": "Enough rated answers",
+    "reviewer_alpha": "Reviewers agree with each other",
+    "non_inferiority": "AI rated not worse than people (beyond the margin)",
+    "critical_automate": "Harmful AI answers rare enough to run alone",
+    "acceptable_diff": "AI answers acceptable as often as people's",
+    "acceptable_assist": "AI drafts acceptable often enough to assist",
+    "critical_assist": "Harmful AI drafts rare enough to assist",
+}
+
+
+def _defined(fmt: Callable[[float], str]) -> Callable[[float | None], str]:
+    def wrapped(value: float | None) -> str:
+        return DASH if value is None else fmt(value)
+    return wrapped
+
+
+rating = _defined(lambda v: f"{v:.2f}")
+signed = _defined(lambda v: f"{v:+.2f}")
+pct = _defined(lambda v: f"{v:.1%}")
+signed_pct = _defined(lambda v: f"{v:+.1%}")
+count = _defined(lambda v: f"{int(v):,}")
+alpha = _defined(lambda v: f"{v:.3f}")
+
+GATE_FORMAT: dict[str, Callable[[float | None], str]] = {
+    "always_human": count, "min_rated": count, "reviewer_alpha": alpha, "non_inferiority": signed,
+    "critical_automate": pct, "acceptable_diff": signed_pct, "acceptable_assist": pct, "critical_assist": pct,
+}
+
+FORMATS = {"rating": rating, "signed": signed, "pct": pct, "signed_pct": signed_pct, "count": count,
+           "alpha": alpha}
+
+
+def gate_value(gate: str, value: float | None) -> str:
+    return GATE_FORMAT.get(gate, signed)(value)
+
+
+def category_name(category: str) -> str:
+    """``order_status`` -> ``Order status``: ids stay in tables, names in sentences."""
+    text = category.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def listing(words: list[str]) -> str:
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def plural(n: int, word: str) -> str:
+    if n == 1:
+        return f"{n} {word}"
+    return f"{n} {word[:-1]}ies" if word.endswith("y") else f"{n} {word}s"
+
+
+def limit(value: float | None) -> str:
+    """A policy threshold as a percentage without a needless ``.0``."""
+    return pct(value).replace(".0%", "%")
+
+
+def _critical(r: Reason, est: dict[str, Any]) -> str:
+    crit = est.get("critical_ai", {})
+    seen = f"in {crit.get('k')} of {crit.get('n')} rated answers" if crit else "in the rated answers"
+    return (f"AI answers flagged harmful {seen}; the true rate could be up to {pct(r.value)}, "
+            f"limit {limit(r.threshold)}")
+
+
+def plain_reason(r: Reason, est: dict[str, Any]) -> str:
+    """Why a failed gate holds a category back, in words a non-statistician can act on."""
+    v, t = r.value, r.threshold
+    if r.gate == "always_human":
+        return "company policy keeps this category with people"
+    if r.gate == "min_rated":
+        return f"only {count(v)} answers rated so far, {count(t)} needed"
+    if r.gate == "reviewer_alpha":
+        return ("reviewers disagreed too often to trust their ratings"
+                + (f" (agreement {alpha(v)}, needs {alpha(t)})" if v is not None else ""))
+    if r.gate == "non_inferiority":
+        if v is not None and t is not None and v > t:
+            return ("the AI is not clearly as good as people once every category is tested together "
+                    f"(lower bound {signed(v)}, margin {signed(t)}, Holm correction)")
+        return (f"AI answers may be rated up to {rating(None if v is None else -v)} points worse than people's "
+                f"on the 1-5 scale; at most {rating(None if t is None else -t)} is tolerated")
+    if r.gate in ("critical_automate", "critical_assist"):
+        return _critical(r, est)
+    if r.gate == "acceptable_diff":
+        return (f"AI answers were judged acceptable less often than people's (difference could be "
+                f"{signed_pct(v)}; must stay above {signed_pct(t)})")
+    if r.gate == "acceptable_assist":
+        return (f"AI drafts were judged acceptable too rarely (could be as low as {pct(v)}; "
+                f"needs at least {pct(t)})")
+    return r.text
+
+ESTIMATE_ROWS = (
+    ("Mean rating of the AI answers (1-5)", "mean_ai", "rating"),
+    ("Mean rating of the human answers (1-5)", "mean_human", "rating"),
+    ("AI minus human rating", "diff_mean", "signed"),
+    ("AI preferred by reviewers (ties count half)", "win_rate_ai", "pct"),
+    ("AI answers acceptable", "acceptable_ai", "pct"),
+    ("Human answers acceptable", "acceptable_human", "pct"),
+    ("AI minus human acceptable", "diff_acceptable", "signed_pct"),
+    ("AI answers flagged harmful", "critical_ai", "pct"),
+    ("Human answers flagged harmful", "critical_human", "pct"),
+    ("Rubric score of the AI answers (0-1)", "rubric_ai", "rating"),
+    ("Rubric score of the human answers (0-1)", "rubric_human", "rating"),
+)
+
+CAVEATS = (
+    ("Reviewers judged single answers; they did not see how customers reacted, whether problems got solved, "
+     "or how satisfaction and churn change when the AI answers."),
+    ("The AI answered each turn of a conversation the human agent had led; a conversation led by the AI from "
+     "start to end may drift in ways this replay does not test."),
+    ("The results hold for the period and topic mix of this data; new products, policies, seasons or a new "
+     "model version need a new evaluation."),
+    ("Harmful answers that reviewers did not notice are not counted; the weekly audit samples exist to catch a "
+     "rising rate after launch."),
+    ("Categories come from the helpdesk's labels; a mislabelled ticket is judged under the wrong category."),
+)
