@@ -160,20 +160,29 @@ def _where(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc if not str(part).startswith("function-"))
 
 
-def load_config(path: str | Path) -> RunConfig:
+def problems(exc: ValidationError) -> str:
+    """Every validation error as "key 'a.b': message", for one-line user errors."""
+    return "; ".join(f"key '{_where(e['loc'])}': {e['msg']}" for e in exc.errors(include_url=False))
+
+
+def read_yaml_mapping(path: str | Path, what: str, error: type[ValueError] = ConfigError) -> dict[str, Any]:
+    """A YAML file whose top level is a mapping (config, policy, mapping); errors name the file."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: config file not found") from exc
+        raise error(f"{path}: {what} file not found") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        raise error(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys at the top level")
+        raise error(f"{path}: expected a mapping of {what} keys at the top level")
+    return raw
+
+
+def load_config(path: str | Path) -> RunConfig:
+    path = Path(path)
+    raw = read_yaml_mapping(path, "config")
     try:
         return RunConfig.model_validate({**raw, "source": str(path.resolve())})
     except ValidationError as exc:
-        problems = "; ".join(
-            f"key '{_where(e['loc'])}': {e['msg']}" for e in exc.errors(include_url=False)
-        )
-        raise ConfigError(f"{path}: {problems}") from exc
+        raise ConfigError(f"{path}: {problems(exc)}") from exc

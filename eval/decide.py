@@ -25,13 +25,13 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rich.table import Table
 from scipy import stats as sps
 from sklearn.metrics import cohen_kappa_score
 
 from eval import stats
+from eval.config import problems, read_yaml_mapping
 from eval.ratings.agreement import (
     ReviewerPolicy,
     item_alpha,
@@ -79,21 +79,13 @@ def load_policy(source: Path | dict | None) -> Policy:
         source = DEFAULT_POLICY
     if isinstance(source, (str, Path)):
         where = str(source)
-        try:
-            source = yaml.safe_load(Path(source).read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise PolicyError(f"{where}: policy file not found") from exc
-        except yaml.YAMLError as exc:
-            raise PolicyError(f"{where}: not valid YAML: {exc}") from exc
+        source = read_yaml_mapping(source, "policy", PolicyError)
     if not isinstance(source, dict):
         raise PolicyError(f"{where}: expected a mapping of policy keys")
     try:
         return Policy.model_validate(source)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"key '{'.'.join(map(str, e['loc']))}': {e['msg']}" for e in exc.errors(include_url=False)
-        )
-        raise PolicyError(f"{where}: {problems}") from exc
+        raise PolicyError(f"{where}: {problems(exc)}") from exc
 
 
 class Reason(BaseModel):

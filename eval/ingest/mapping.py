@@ -37,9 +37,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError
 
+from eval.config import read_yaml_mapping
 from eval.ingest.quarantine import IngestError, Problem
 from eval.records import Role
 
@@ -106,14 +106,7 @@ _ADAPTER = TypeAdapter(Mapping)
 def load_mapping(path: Path) -> Mapping:
     """Read and check a mapping file; errors name the file and the key."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise IngestError(f"{path}: mapping file not found") from exc
-    except yaml.YAMLError as exc:
-        raise IngestError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise IngestError(f"{path}: expected a mapping with 'fields' and/or 'turns' at the top level")
+    raw = read_yaml_mapping(path, "mapping", IngestError)
     try:
         return _ADAPTER.validate_python(raw)
     except ValidationError as exc:
