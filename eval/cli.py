@@ -249,7 +249,7 @@ app.add_typer(ratings_app, name="ratings")
 @app.command()
 def decide(run_dir: Annotated[Path, typer.Argument(help="a run folder with ratings.jsonl")]) -> None:
     """Reviewer agreement and the recommended tier per category, with every gate and reason."""
-    from eval.decide import decisions_table
+    from eval.tables import decisions_table
     from eval.pipeline import config_of_run, run_decide
 
     with _user_errors():

@@ -26,7 +26,6 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from rich.table import Table
 from scipy import stats as sps
 from sklearn.metrics import cohen_kappa_score
 
@@ -498,20 +497,3 @@ def _with_judge(run_dir: Path, decisions: Decisions, policy: Policy) -> list[Cat
 def read_scores(path: Path) -> pd.DataFrame:
     rows = [(s.item_id, s.side, s.score, s.critical_fail) for s in read_jsonl(path, Score)]
     return pd.DataFrame(rows, columns=["item_id", "side", "score", "critical_fail"])
-
-
-def decisions_table(decisions: Decisions) -> Table:
-    """The decisions as a rich table for the terminal."""
-    table = Table(title="Recommendation per category")
-    for col in ("category", "tier", "volume", "rated", "AI - human (95% CI)", "AI critical UB", "failed gates"):
-        table.add_column(col)
-    for c in decisions.categories:
-        diff = c.estimates.get("diff_mean", {})
-        crit = c.estimates.get("critical_ai", {})
-        failed = ", ".join(r.gate for r in c.reasons if not r.passed) or "-"
-        table.add_row(
-            c.category, c.tier, f"{c.volume_share:.1%}", str(c.rated_items),
-            f"{diff['estimate']:+.2f} ({diff['low']:+.2f}, {diff['high']:+.2f})" if diff else "-",
-            f"{crit['upper_one_sided']:.1%}" if crit else "-", failed,
-        )
-    return table

@@ -77,8 +77,6 @@ RUN_FILES = ("manifest.json", "tickets.jsonl", "quarantine.jsonl", "items.jsonl"
 
 
 def print_run(out: Console, run_dir: Path, summaries: dict[str, Any]) -> None:
-    from eval.decide import decisions_table
-
     print_ingest(out, summaries["ingest"])
     print_replay(out, summaries["replay"])
     out.print(category_table(summaries["replay"], summaries["score"]))
@@ -92,3 +90,20 @@ def print_run(out: Console, run_dir: Path, summaries: dict[str, Any]) -> None:
             out.print(f"  {run_dir / name}")
     if "report" in summaries:
         out.print(f"[bold green]Report:[/bold green] {summaries['report'].html}")
+
+
+def decisions_table(decisions: Any) -> Table:
+    """The decisions as a rich table for the terminal."""
+    table = Table(title="Recommendation per category")
+    for col in ("category", "tier", "volume", "rated", "AI - human (95% CI)", "AI critical UB", "failed gates"):
+        table.add_column(col)
+    for c in decisions.categories:
+        diff = c.estimates.get("diff_mean", {})
+        crit = c.estimates.get("critical_ai", {})
+        failed = ", ".join(r.gate for r in c.reasons if not r.passed) or "-"
+        table.add_row(
+            c.category, c.tier, f"{c.volume_share:.1%}", str(c.rated_items),
+            f"{diff['estimate']:+.2f} ({diff['low']:+.2f}, {diff['high']:+.2f})" if diff else "-",
+            f"{crit['upper_one_sided']:.1%}" if crit else "-", failed,
+        )
+    return table
