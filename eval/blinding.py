@@ -28,7 +28,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from eval.records import Item
-from eval.redact import redact
+from eval.redact import customer_names, mask_names, redact
 
 EMPTY = "[greeting or sign-off only]"
 """Shown when stripping leaves nothing, so an answer never reaches a reviewer blank."""
@@ -161,16 +161,19 @@ def present(item: Item, names: frozenset[str], strip: bool = True) -> Presented:
     """Redact personal data everywhere; with ``strip``, remove source tells the same way on both sides.
 
     Customer turns keep their wording (only names are masked); agent turns and both answers are
-    stripped, since earlier agent turns carry the same signatures as the human answer.
+    stripped, since earlier agent turns carry the same signatures as the human answer. The
+    customer's own name, where the conversation reveals it, is masked in every text.
     """
-    def agent(text: str) -> str:
-        return strip_tells(redact(text), names) if strip else redact(text)
+    agent_texts = [t.text for t in item.context if t.role == "agent"] + [item.human.text, item.ai.text or ""]
+    customer = customer_names((t.text for t in item.context if t.role == "customer"), agent_texts)
 
-    context = tuple(
-        (t.role, agent(t.text) if t.role == "agent" else _mask_names(redact(t.text), names) if strip
-         else redact(t.text))
-        for t in item.context
-    )
+    def agent(text: str) -> str:
+        return mask_names(strip_tells(redact(text), names) if strip else redact(text), customer)
+
+    def other(text: str) -> str:
+        return mask_names(_mask_names(redact(text), names) if strip else redact(text), customer)
+
+    context = tuple((t.role, agent(t.text) if t.role == "agent" else other(t.text)) for t in item.context)
     return Presented(context, agent(item.human.text), agent(item.ai.text or ""))
 
 

@@ -18,7 +18,7 @@ a house number is not reported.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -161,3 +161,47 @@ def redact(text: str, mask: Callable[[PiiSpan], str] = _placeholder) -> str:
         pos = span.end
     parts.append(text[pos:])
     return "".join(parts)
+
+
+# --- customer names -------------------------------------------------------------------------
+# Names have no checksum or shape, so only names the conversation itself reveals are masked: the
+# customer introducing or signing themselves, and an agent greeting them by name.
+
+NAME = r"[A-Z\u00C0-\u00DE][a-z\u00DF-\u00FF]+(?:-[A-Z\u00C0-\u00DE][a-z\u00DF-\u00FF]+)?"
+CLOSING = (
+    r"(?i:best\s+regards|kind\s+regards|warm\s+regards|many\s+thanks|thank\s+you|all\s+the\s+best"
+    r"|best|regards|thanks|cheers|sincerely)"
+)
+CUSTOMER_NAME_PATTERNS = (
+    re.compile(rf"(?i:\bmy\s+name\s+is)\s+({NAME})"),
+    re.compile(rf"(?i:\b(?:i'm|i\s+am|this\s+is))\s+({NAME})(?=\s*(?:[.,!]|$))"),
+    re.compile(rf"\b{CLOSING}[,!.]?\s*[-\u2013]?\s*({NAME})\s*[.!]?\s*$"),
+    re.compile(rf"(?i:\bmy\s+(?:late\s+)?(?:mother|mum|mom|father|dad|hus\w*|wife|partner|son|daughter"
+               rf"|brother|sister|grand\w+|aunt|uncle)),?\s+({NAME})\b"),
+    re.compile(rf"\bof\s+({NAME})\s+{NAME},?\s+(?i:who)\b"),
+)
+"""How a customer names themselves ("my name is X", "I'm X.", a sign-off "Thanks, X") or a
+relative they write about ("my mother X", "the plan of X Y, who passed away")."""
+GREETED_NAME = re.compile(rf"^\s*(?i:hi|hello|hey|dear|good\s+(?:morning|afternoon|evening))\s+({NAME})\b")
+HOLDER_NAME = re.compile(rf"\b({NAME})(?:\s+{NAME})?['’]s\s+(?:account|order|card|subscription|plan)\b")
+"""An account holder an answer names ("Chen Khan's account"), e.g. a deceased relative's."""
+NOT_NAMES = frozenset({"Again", "All", "Everyone", "Support", "Team", "Urgent", "Sorry", "Here", "There"})
+
+
+def customer_names(customer_texts: Iterable[str], agent_texts: Iterable[str] = ()) -> list[str]:
+    """First names the customer gave, then names agents greeted them with or named as account holders."""
+    found = [m.group(1) for text in customer_texts for pattern in CUSTOMER_NAME_PATTERNS
+             for m in pattern.finditer(text)]
+    agent_texts = list(agent_texts)
+    found += [m.group(1) for text in agent_texts if (m := GREETED_NAME.match(text))]
+    found += [m.group(1) for text in agent_texts for m in HOLDER_NAME.finditer(text)]
+    return [n for n in dict.fromkeys(found) if n not in NOT_NAMES]
+
+
+def mask_names(text: str, names: Iterable[str], placeholder: str = "[NAME]") -> str:
+    """Each name, with a capitalised surname right after it, replaced by ``placeholder``."""
+    names = sorted(set(names), key=len, reverse=True)
+    if not names:
+        return text
+    pattern = rf"\b(?:{'|'.join(re.escape(n) for n in names)})\b(?:\s+{NAME}(?=['’]s\b|\b))?"
+    return re.sub(pattern, placeholder, text)

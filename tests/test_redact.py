@@ -103,3 +103,16 @@ def test_redact_replaces_every_span() -> None:
     text = "Mail jana@example.com or call +44 7700 900123; card 4111111111111111."
     assert redact(text) == "Mail [EMAIL] or call [PHONE]; card [CARD]."
     assert redact(text, lambda s: "*" * len(s.text)).count("*") == 16 + 15 + 16
+
+
+def test_names_the_conversation_reveals_are_found_and_masked_with_surnames() -> None:
+    from eval.redact import customer_names, mask_names
+
+    customer = ["Hi, my name is Jana and my order is late.", "My late mother Olga Brandt had an account.",
+                "Please cancel the plan of Pierre Patel, who passed away.", "Thanks, Sorry"]
+    agents = ["Hi Jana, sorry for the wait.", "I've closed Chen Khan's account.", "Hello there, how can I help?"]
+    names = customer_names(customer, agents)
+    assert names == ["Jana", "Olga", "Pierre", "Chen"]
+    text = "Jana, Olga Brandt's card and Chen Khan's account; Pierre Patel. Janet stays."
+    assert mask_names(text, names) == "[NAME], [NAME]'s card and [NAME]'s account; [NAME]. Janet stays."
+    assert mask_names("Nothing to hide.", []) == "Nothing to hide."

@@ -23,7 +23,9 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from eval.records import AIAnswer, Ticket, Turn
-from eval.redact import PiiSpan, redact
+from eval.redact import CLOSING as _CLOSING
+from eval.redact import CUSTOMER_NAME_PATTERNS, NOT_NAMES, PiiSpan, redact
+from eval.redact import NAME as _NAME
 from eval.responders import ReplayRequest
 from eval.store import read_jsonl
 
@@ -43,18 +45,6 @@ ORDER_PHRASE = re.compile(
     rf"(?i:\b(?:your\s+|the\s+)?order\s+(?:number\s+|no\.?\s+)?)(?:{ORDER_ID.pattern})"
 )
 
-_NAME = r"[A-Z\u00C0-\u00DE][a-z\u00DF-\u00FF]+(?:-[A-Z\u00C0-\u00DE][a-z\u00DF-\u00FF]+)?"
-_CLOSING = (
-    r"(?i:best\s+regards|kind\s+regards|warm\s+regards|many\s+thanks|thank\s+you|all\s+the\s+best"
-    r"|best|regards|thanks|cheers|sincerely)"
-)
-CUSTOMER_NAME_PATTERNS = (
-    re.compile(rf"(?i:\bmy\s+name\s+is)\s+({_NAME})"),
-    re.compile(rf"(?i:\b(?:i'm|i\s+am|this\s+is))\s+({_NAME})(?=\s*(?:[.,!]|$))"),
-    re.compile(rf"\b{_CLOSING}[,!.]?\s*[-\u2013]?\s*({_NAME})\s*[.!]?\s*$"),
-)
-"""How a customer tells their first name: "my name is X", "I'm X.", a sign-off "Thanks, X"."""
-NOT_NAMES = frozenset({"Again", "All", "Everyone", "Support", "Team", "Urgent", "Sorry", "Here"})
 GREETING = re.compile(
     rf"^(\s*(?i:hi|hello|hey|dear|good\s+(?:morning|afternoon|evening)))\s+({_NAME})\b"
 )

@@ -255,7 +255,7 @@ def test_demo_packets_through_the_cli_leak_no_personal_data_agent_name_or_ai_sel
                    for turn in json.loads(line)["turns"] for s in find_pii(turn["text"])}
     assert any("@" in p for p in planted_pii) and len(planted_pii) > 100
     phrases = yaml.safe_load((Path(__file__).parents[2] / "eval" / "synth" / "phrases.yaml").read_text())
-    agents = re.compile(r"\b(" + "|".join(phrases["names"]["agents"]) + r")\b")
+    agents = re.compile(r"\b(" + "|".join(phrases["names"]["agents"] + phrases["names"]["first"]) + r")\b")
     self_ref = re.compile(r"\b(AI|virtual assistant|automated|language model|chatbot|bot)\b", re.IGNORECASE)
     shown = 0
     for reviewer in ("qa_01", "qa_02", "qa_03"):
