@@ -90,6 +90,7 @@ def run(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="bypass the model response cache")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="continue the run in --out (the default when it exists); fail if there is none")] = False,
     force: Annotated[bool, typer.Option("--force", help="start over even if --out holds a run of another config or other inputs")] = False,
+    engine: Annotated[str, typer.Option(help="where replay and scoring run: local (process pool) or ray (Ray Data; config ray_address or RAY_ADDRESS)")] = "local",
 ) -> None:
     """Run the whole pipeline into one run folder; re-running continues a killed run."""
     from eval.config import without_cache
@@ -107,7 +108,9 @@ def run(
         run_dir = out_dir or default_run_dir(cfg)
         if resume and force:
             raise ConfigError("--resume and --force contradict each other: continue the run, or start it over")
-        summaries = run_all(cfg, run_dir, _bar, force=force, resume=resume)
+        if engine not in ("local", "ray"):
+            raise ConfigError(f"--engine: expected local or ray, got {engine!r}")
+        summaries = run_all(cfg, run_dir, _bar, force=force, resume=resume, engine=engine)
     print_run(out, run_dir, summaries)
 
 

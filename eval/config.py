@@ -131,6 +131,8 @@ class RunConfig(_Strict):
     ratings: RatingsConfig = RatingsConfig()
     policy: dict[str, Any] | str | None = None
     judge: JudgeConfig | None = None
+    ray_address: str | None = None
+    """Ray cluster for ``--engine ray`` (else ``RAY_ADDRESS``, else a local Ray instance)."""
     source: str | None = Field(default=None, exclude=True)
 
     def resolve(self, path: str) -> Path:

@@ -10,17 +10,27 @@ import os
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
 from eval.config import ConfigError, PrecomputedResponder, RunConfig, load_config
+from eval.engines import Engine
 from eval.progress import Advance
 from eval.store import (
-    ARTIFACTS, changed_inputs, clear_run, completed_stage, fingerprint, git_revision, load_manifest,
-    package_versions, stage_files, update_manifest, writing,
+    ARTIFACTS,
+    changed_inputs,
+    clear_run,
+    completed_stage,
+    fingerprint,
+    git_revision,
+    load_manifest,
+    package_versions,
+    stage_files,
+    update_manifest,
+    writing,
 )
 
 Bar = Callable[[str, int | None], AbstractContextManager[Advance]]
@@ -42,7 +52,7 @@ def _now() -> str:
     """UTC now, or ``SOURCE_DATE_EPOCH`` when set (the reproducible-builds convention), so two
     runs can be compared byte for byte including the start time the report shows."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    instant = datetime.fromtimestamp(int(epoch), timezone.utc) if epoch else datetime.now(timezone.utc)
+    instant = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
     return instant.isoformat(timespec="seconds")
 
 
@@ -134,19 +144,29 @@ def _checked_quarantine(cfg: RunConfig, run_dir: Path, summary: Any) -> Any:
     return summary
 
 
-def run_replay(cfg: RunConfig, run_dir: Path, bar: Bar, tickets: int | None = None) -> Any:
+def _engine(cfg: RunConfig, engine: Engine) -> Engine:
+    """Connect to Ray (the config's ``ray_address``, else ``RAY_ADDRESS``, else a local instance)."""
+    if engine == "ray":
+        from eval.engines.ray import connect
+
+        connect(cfg.ray_address)
+    return engine
+
+
+def run_replay(cfg: RunConfig, run_dir: Path, bar: Bar, tickets: int | None = None, engine: Engine = "local") -> Any:
     from eval.replay import replay_to_file
 
     started = time.perf_counter()
     with bar("replay", tickets) as advance:
         summary = replay_to_file(
-            run_dir / ARTIFACTS["tickets"], run_dir / ARTIFACTS["items"], cfg.replay, cfg.resolve, advance
+            run_dir / ARTIFACTS["tickets"], run_dir / ARTIFACTS["items"], cfg.replay, cfg.resolve, advance,
+            engine=_engine(cfg, engine),
         )
     _record(run_dir, "replay", started, summary)
     return summary
 
 
-def run_score(cfg: RunConfig, run_dir: Path, bar: Bar, items: int | None = None) -> Any:
+def run_score(cfg: RunConfig, run_dir: Path, bar: Bar, items: int | None = None, engine: Engine = "local") -> Any:
     from eval.rubrics import score_to_file
 
     started = time.perf_counter()
@@ -155,7 +175,7 @@ def run_score(cfg: RunConfig, run_dir: Path, bar: Bar, items: int | None = None)
         with bar("score", items) as advance:
             summary = score_to_file(
                 run_dir / ARTIFACTS["items"], run_dir / ARTIFACTS["scores"], cfg.resolve(cfg.rubrics.path), advance,
-                judge=None if judge is None else _rubric_judge(judge),
+                judge=None if judge is None else _rubric_judge(judge), engine=_engine(cfg, engine),
             )
     finally:
         if judge is not None:
@@ -313,17 +333,19 @@ def finished(run_dir: Path, stage: str) -> Any | None:
 
 def run_all(
     cfg: RunConfig, run_dir: Path, bar: Bar, *, force: bool = False, resume: bool = False,
+    engine: Engine = "local",
 ) -> dict[str, Any]:
     """ingest → replay → score (→ ratings → decide → report when the config lists reviewer files).
 
     Re-running into the same folder continues it: finished stages whose files are unchanged are
-    skipped, a killed stage resumes from its last complete batch (see ``start_run``).
+    skipped, a killed stage resumes from its last complete batch (see ``start_run``). ``engine``
+    runs replay and scoring locally or on Ray, with the same bytes.
     """
     start_run(cfg, run_dir, force=force, resume=resume)
     done = finished(run_dir, "ingest")
     ingest = _checked_quarantine(cfg, run_dir, done) if done else run_ingest(cfg, run_dir, bar)
-    replay = finished(run_dir, "replay") or run_replay(cfg, run_dir, bar, ingest.kept)
-    score = finished(run_dir, "score") or run_score(cfg, run_dir, bar, replay.items)
+    replay = finished(run_dir, "replay") or run_replay(cfg, run_dir, bar, ingest.kept, engine)
+    score = finished(run_dir, "score") or run_score(cfg, run_dir, bar, replay.items, engine)
     summaries: dict[str, Any] = {"ingest": ingest, "replay": replay, "score": score}
     if cfg.ratings.files:
         summaries["ratings"] = finished(run_dir, "ratings") or run_ratings(cfg, run_dir)

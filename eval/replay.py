@@ -16,10 +16,19 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from eval.config import ReplayConfig
-from eval.records import AIAnswer, HumanAnswer, Item, Ticket, item_id
+from eval.engines import Engine
+from eval.records import AIAnswer, HumanAnswer, Item, Ticket, Turn, item_id
 from eval.responders import ReplayRequest, Responder, build_responder
 from eval.responders.precomputed import MISSING, Precomputed
-from eval.store import atomic_writer, read_jsonl
+from eval.store import (
+    Checkpoint,
+    atomic_writer,
+    batch_rows,
+    file_stat,
+    parse_line,
+    read_jsonl,
+    read_lines,
+)
 
 Which = Literal["all", "first"]
 DEFAULT_BATCH = 256
@@ -58,13 +67,19 @@ def agent_turn_indices(ticket: Ticket, which: Which) -> list[int]:
     return indices[:1] if which == "first" else indices
 
 
+def _copy(turn: Turn) -> Turn:
+    """A turn's own fields are strings, so a shallow copy is enough unless it carries extra
+    fields (which may be mutable); deep copies were half the replay's time."""
+    return turn.model_copy(deep=bool(turn.model_extra))
+
+
 def replay_request(ticket: Ticket, turn_index: int) -> ReplayRequest:
     """Copies of the earlier turns, so a responder cannot reach the ticket through them."""
     return ReplayRequest(
         item_id=item_id(ticket.ticket_id, turn_index),
         ticket_id=ticket.ticket_id,
         turn_index=turn_index,
-        context=tuple(t.model_copy(deep=True) for t in ticket.turns[:turn_index]),
+        context=tuple(_copy(t) for t in ticket.turns[:turn_index]),
     )
 
 
@@ -94,7 +109,7 @@ def _answer_batch(batch: list[tuple[Ticket, int]], responder: Responder) -> Iter
             ticket_id=ticket.ticket_id,
             turn_index=i,
             category=ticket.category,
-            context=[t.model_copy(deep=True) for t in ticket.turns[:i]],
+            context=[_copy(t) for t in ticket.turns[:i]],
             human=HumanAnswer(text=turn.text, author=turn.author),
             ai=_checked(answer, responder, request),
             metadata=ticket.metadata,
@@ -157,6 +172,29 @@ class _Tally:
     replayed: Counter[str] = field(default_factory=Counter)
     models: set[str] = field(default_factory=set)
     usage: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    def state(self) -> dict[str, Any]:
+        """Everything needed to continue counting after a resume (JSON for the progress record)."""
+        return {
+            "tickets": self.tickets, "held_out": self.held_out, "items": self.items, "errors": self.errors,
+            "missing": self.missing, "replayed": self.replayed, "models": sorted(self.models),
+            "usage": self.usage, "seconds": self.seconds,
+        }
+
+    def merge(self, other: _Tally) -> None:
+        self.tickets += other.tickets
+        self.held_out += other.held_out
+        for name in ("items", "errors", "missing", "replayed", "usage"):
+            getattr(self, name).update(getattr(other, name))
+        self.models |= other.models
+        self.seconds += other.seconds
+
+    @classmethod
+    def load(cls, state: dict[str, Any]) -> _Tally:
+        counters = {k: Counter(state[k]) for k in ("items", "errors", "missing", "replayed", "usage")}
+        return cls(tickets=state["tickets"], held_out=state["held_out"], models=set(state["models"]),
+                   seconds=state["seconds"], **counters)
 
     def read(self, tickets: Iterable[Ticket], held_out: frozenset[str]) -> Iterator[Ticket]:
         for ticket in tickets:
@@ -181,31 +219,91 @@ class _Tally:
             self.usage["cost"] += item.ai.usage.cost
 
 
+@dataclass(frozen=True)
+class ReplayedGroup:
+    """Item lines of one group of whole tickets, their counts, and the input position after them."""
+
+    text: str
+    items: int
+    tickets: int
+    position: dict[str, int]
+    tally: dict[str, Any]
+
+
+def replay_group(
+    group: list[Ticket], position: dict[str, int], responder: Responder, which: Which, size: int,
+    clock: Callable[[], float] = time.perf_counter,
+) -> ReplayedGroup:
+    """One responder call for a group of whole tickets: the unit both engines run."""
+    tally = _Tally()
+    timed = _Timed(responder, clock)
+    lines = []
+    for item in replay(tally.read(group, responder.held_out), timed, which, max(size, 1)):
+        lines.append(item.to_json())
+        tally.add(item)
+    tally.seconds = timed.seconds
+    text = "\n".join(lines) + "\n" if lines else ""
+    return ReplayedGroup(text, len(lines), tally.tickets, position, tally.state())
+
+
 def replay_to_file(
     tickets_path: Path, items_path: Path, cfg: ReplayConfig, resolve: Callable[[str], Path],
     advance: Callable[[int], None] | None = None, *, clock: Callable[[], float] = time.perf_counter,
+    engine: Engine = "local",
 ) -> ReplaySummary:
-    """Stream tickets to items.jsonl (atomically); ``advance(n)``: n more tickets consumed."""
+    """Stream tickets to items.jsonl in committed batches; a killed replay resumes from its last
+    batch. ``advance(n)``: n more tickets consumed. ``engine="ray"`` answers the groups of
+    tickets on a Ray cluster (``eval.engines.ray``) with the same bytes."""
     responder = build_responder(cfg.responder, tickets_path, resolve)
-    timed = _Timed(responder, clock)
     batch_size = getattr(cfg.responder, "batch_size", DEFAULT_BATCH)
-    tally = _Tally()
-    reported = 0
+    key = {"stage": "replay", "tickets": file_stat(tickets_path), "replay": cfg.model_dump(mode="json")}
+    rows = batch_rows()
     try:
-        with atomic_writer(items_path) as fh:
-            tickets = tally.read(read_jsonl(tickets_path, Ticket), responder.held_out)
-            for item in replay(tickets, timed, cfg.turns, batch_size):
-                fh.write(item.to_json())
-                fh.write("\n")
-                tally.add(item)
-                if advance and tally.tickets > reported:
-                    advance(tally.tickets - reported)
-                    reported = tally.tickets
+        with Checkpoint([items_path], key) as out:
+            resumed = out.open()
+            tally = _Tally.load(resumed["state"]) if resumed else _Tally()
+            position = resumed["position"] if resumed else {"offset": 0, "line": 0}
+            if engine == "ray":
+                from eval.engines.ray import replay_groups
+
+                done = replay_groups(tickets_path, position, responder.held_out, cfg, resolve, batch_size)
+            else:
+                groups = _ticket_groups(tickets_path, position, responder, cfg.turns, batch_size)
+                done = (replay_group(g, pos, responder, cfg.turns, size, clock) for g, size, pos in groups)
+            pending = 0
+            for result in done:
+                out.write(0, result.text, result.items)
+                tally.merge(_Tally.load(result.tally))
+                pending += result.items
+                if advance:
+                    advance(result.tickets)
+                if pending >= rows:
+                    out.commit(result.position, tally.state())
+                    pending = 0
+            out.finish()
     finally:
         _close(responder)
-    if advance and tally.tickets > reported:
-        advance(tally.tickets - reported)
-    return _summary(tally, responder, timed.seconds, cfg.turns)
+    return _summary(tally, responder, tally.seconds, cfg.turns)
+
+
+def _ticket_groups(
+    path: Path, position: dict[str, int], responder: Responder, which: Which, batch_size: int,
+) -> Iterator[tuple[list[Ticket], int, dict[str, int]]]:
+    """Whole tickets holding at least ``batch_size`` requests (one responder call), with the
+    request count and the input position after them. Groups start where the last one ended, so
+    a resumed replay sends the same batches as an uninterrupted one."""
+    group: list[Ticket] = []
+    size = 0
+    for lineno, offset, line in read_lines(path, position["offset"], position["line"]):
+        ticket = parse_line(path, lineno, line, Ticket)
+        group.append(ticket)
+        if ticket.ticket_id not in responder.held_out:
+            size += len(agent_turn_indices(ticket, which))
+        if size >= batch_size:
+            yield group, size, {"offset": offset, "line": lineno}
+            group, size = [], 0
+    if group:
+        yield group, size, {"offset": offset, "line": lineno}
 
 
 def _close(responder: Responder) -> None:

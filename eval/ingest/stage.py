@@ -17,7 +17,7 @@ from eval.ingest.quarantine import REASONS, IngestError, Problem
 from eval.ingest.sources import BATCH, SourceRow, read_rows
 from eval.ingest.validate import KeptIds, check_ticket
 from eval.records import Quarantined, Ticket
-from eval.store import ARTIFACTS, atomic_writer, update_manifest
+from eval.store import ARTIFACTS, Checkpoint, batch_rows, file_stat, update_manifest
 
 Advance = Callable[[int], None]
 
@@ -111,32 +111,46 @@ def ingest_to_dir(
     max_text_chars: int = 20_000,
     advance: Advance | None = None,
 ) -> IngestSummary:
-    """Write ``tickets.jsonl`` and ``quarantine.jsonl`` (atomically, byte-deterministic) and the
-    counts, also stored under ``ingest`` in the run manifest."""
+    """Write ``tickets.jsonl`` and ``quarantine.jsonl`` (byte-deterministic) in committed batches
+    and the counts, also stored under ``ingest`` in the run manifest.
+
+    A killed ingest resumes from its last batch: the records before it are judged again without
+    being written (duplicate-id detection needs every kept id and where it came from, and
+    re-deriving them costs less than storing them in each progress record).
+    """
     out_dir = Path(out_dir)
+    rows = batch_rows()
+    key = {"stage": "ingest", "sources": [file_stat(p) for p in paths], "mapping": repr(mapping),
+           "max_text_chars": max_text_chars}
     tally: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
-    kept = quarantined = 0
-    with (
-        atomic_writer(out_dir / ARTIFACTS["tickets"]) as tickets,
-        atomic_writer(out_dir / ARTIFACTS["quarantine"]) as rejected,
-    ):
-        for record in _ingest(paths, mapping, max_text_chars, advance, tally):
-            if isinstance(record, Ticket):
-                tickets.write(record.model_dump_json() + "\n")
-                kept += 1
-            else:
-                rejected.write(record.model_dump_json() + "\n")
+    with Checkpoint([out_dir / ARTIFACTS["tickets"], out_dir / ARTIFACTS["quarantine"]], key) as out:
+        resumed = out.open()
+        done = resumed["position"]["records"] if resumed else 0
+        for n, record in enumerate(_ingest(paths, mapping, max_text_chars, advance, tally), start=1):
+            kept = isinstance(record, Ticket)
+            tally["kept" if kept else "quarantined"] += 1
+            if not kept:
                 reasons[record.reason] += 1
-                quarantined += 1
-        if tally["read"] != kept + quarantined:
-            raise RuntimeError(
-                f"ingest lost track of records: read {tally['read']}, kept {kept}, quarantined {quarantined}"
-            )
+            if n > done:
+                out.write(0 if kept else 1, record.model_dump_json() + "\n")
+                if n % rows == 0:
+                    out.commit({"records": n}, {})
+        _reconcile(tally, [o.lines for o in out.outputs])
+        out.finish()
     summary = IngestSummary(
-        read=tally["read"], kept=kept, quarantined=quarantined,
+        read=tally["read"], kept=tally["kept"], quarantined=tally["quarantined"],
         by_reason={reason: reasons[reason] for reason in REASONS if reasons[reason]},
         sources=[str(p) for p in paths],
     )
     update_manifest(out_dir, ingest=summary.model_dump())
     return summary
+
+
+def _reconcile(tally: Counter[str], lines: list[int]) -> None:
+    """Records in = tickets + quarantined, and both files hold exactly those lines."""
+    if tally["read"] != tally["kept"] + tally["quarantined"] or lines != [tally["kept"], tally["quarantined"]]:
+        raise RuntimeError(
+            f"ingest lost track of records: read {tally['read']}, kept {tally['kept']}, quarantined "
+            f"{tally['quarantined']}, lines written {lines[0]} + {lines[1]}"
+        )

@@ -2,91 +2,165 @@
 
 Nothing is invented: a turn without a logged answer gets an error answer (``MISSING``), and
 logged answers that match no agent turn of a known ticket are counted as orphans, not used.
+
+The join goes through an on-disk SQLite index (stdlib) of where each answer's line starts, so
+memory stays flat however many answers there are: a dict of millions of answer texts would not,
+and a streaming merge join would need both files sorted the same way, which logs from another
+system rarely are. Each batch of requests costs one indexed query and one read per answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import os
+import sqlite3
+import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import ValidationError
-
-from eval.records import AIAnswer, PrecomputedAnswer, Ticket
+from eval.records import AIAnswer, PrecomputedAnswer
 from eval.responders import ReplayRequest
-from eval.store import RecordError, read_jsonl
+from eval.store import RecordError, parse_line, read_lines
 
 NAME = "precomputed"
 MISSING = "missing: no precomputed answer for this turn"
 BLANK = "blank: the precomputed answer has no text"
 
 Key = tuple[str, int]
-Logged = tuple[str, str | None, float | None]
-"""(text, model, latency_ms) of one logged answer; tuples keep the lookup small."""
+_CHUNK = 10_000
+_MAX_VARS = 500
+
+_SCHEMA = """
+CREATE TABLE answers (ticket_id TEXT, turn_index INTEGER, offset INTEGER, line INTEGER,
+                      PRIMARY KEY (ticket_id, turn_index)) WITHOUT ROWID;
+CREATE TABLE agent (ticket_id TEXT, turn_index INTEGER, PRIMARY KEY (ticket_id, turn_index)) WITHOUT ROWID;
+"""
 
 
-def load_answers(path: Path) -> dict[Key, Logged]:
-    """Every line validated; a bad or duplicated line raises naming file, line and field.
-
-    Held in memory for now; a later issue replaces this with a streamed sorted join.
-    """
-    answers: dict[Key, Logged] = {}
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = PrecomputedAnswer.model_validate_json(line)
-            except ValidationError as exc:
-                err = exc.errors(include_url=False)[0]
-                where = ".".join(str(p) for p in err["loc"]) or "(line)"
-                raise RecordError(f"{path}:{lineno}: field '{where}': {err['msg']}") from exc
-            key = (rec.ticket_id, rec.turn_index)
-            if key in answers:
-                raise RecordError(
-                    f"{path}:{lineno}: field 'turn_index': a second answer for "
-                    f"ticket {rec.ticket_id!r} turn {rec.turn_index}"
-                )
-            answers[key] = (rec.text, rec.model, rec.latency_ms)
-    return answers
+def _answer_rows(path: Path) -> Iterator[tuple[str, int, int, int]]:
+    """(ticket_id, turn_index, byte offset, line) of every answer line, each validated."""
+    for lineno, end, line in read_lines(path):
+        rec = parse_line(path, lineno, line, PrecomputedAnswer)
+        yield rec.ticket_id, rec.turn_index, end - len(line), lineno
 
 
-def drop_orphans(answers: dict[Key, Logged], tickets_path: Path) -> int:
+def _insert_answers(db: sqlite3.Connection, path: Path) -> None:
+    """A second answer for the same turn raises naming its line (found by redoing the chunk row by row)."""
+    chunk: list[tuple[str, int, int, int]] = []
+    for row in _answer_rows(path):
+        chunk.append(row)
+        if len(chunk) == _CHUNK:
+            _insert_chunk(db, path, chunk)
+            chunk = []
+    _insert_chunk(db, path, chunk)
+
+
+def _insert_chunk(db: sqlite3.Connection, path: Path, chunk: list[tuple[str, int, int, int]]) -> None:
+    try:
+        with db:
+            db.executemany("INSERT INTO answers VALUES (?, ?, ?, ?)", chunk)
+        return
+    except sqlite3.IntegrityError:
+        pass
+    for ticket_id, turn_index, offset, lineno in chunk:
+        try:
+            with db:
+                db.execute("INSERT INTO answers VALUES (?, ?, ?, ?)", (ticket_id, turn_index, offset, lineno))
+        except sqlite3.IntegrityError as exc:
+            raise RecordError(
+                f"{path}:{lineno}: field 'turn_index': a second answer for "
+                f"ticket {ticket_id!r} turn {turn_index}"
+            ) from exc
+
+
+def _agent_turns(tickets_path: Path) -> Iterator[Key]:
+    """Agent turns of every ticket. Plain ``json``: tickets.jsonl was validated by ingest, and
+    this pass only needs ids and roles."""
+    for _, _, line in read_lines(tickets_path):
+        ticket = json.loads(line)
+        for i, turn in enumerate(ticket["turns"]):
+            if turn["role"] == "agent":
+                yield ticket["ticket_id"], i
+
+
+def _anonymous_db() -> sqlite3.Connection:
+    """An index file already unlinked once opened: nothing is left behind however the process ends
+    (SIGKILL, a Ray actor torn down). Without a journal SQLite never reopens the file by name."""
+    folder = tempfile.mkdtemp(prefix="support-eval-answers-")
+    path = os.path.join(folder, "index.sqlite")
+    # One caller at a time, but not always the creating thread (Ray actors answer on a pool thread).
+    db = sqlite3.connect(path, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=OFF")
+    db.execute("PRAGMA synchronous=OFF")
+    db.executescript(_SCHEMA)
+    os.unlink(path)
+    os.rmdir(folder)
+    return db
+
+
+def drop_orphans(db: sqlite3.Connection, tickets_path: Path) -> int:
     """Remove answers whose ticket is unknown or whose turn is not an agent turn; count them."""
-    wanted: set[Key] = set()
-    for ticket in read_jsonl(tickets_path, Ticket):
-        for i, turn in enumerate(ticket.turns):
-            if turn.role == "agent" and (ticket.ticket_id, i) in answers:
-                wanted.add((ticket.ticket_id, i))
-    orphans = [key for key in answers if key not in wanted]
-    for key in orphans:
-        del answers[key]
-    return len(orphans)
+    with db:
+        db.executemany("INSERT OR IGNORE INTO agent VALUES (?, ?)", _agent_turns(tickets_path))
+        before = db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+        db.execute("DELETE FROM answers WHERE NOT EXISTS (SELECT 1 FROM agent g "
+                   "WHERE g.ticket_id = answers.ticket_id AND g.turn_index = answers.turn_index)")
+        db.execute("DELETE FROM agent")
+        after = db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+    return before - after
 
 
 @dataclass
 class Precomputed:
-    answers: dict[Key, Logged]
+    answers_path: Path
+    db: sqlite3.Connection
     orphans: int = 0
     name: str = NAME
     held_out: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
     def from_files(cls, answers_path: Path, tickets_path: Path) -> Precomputed:
-        answers = load_answers(answers_path)
-        orphans = drop_orphans(answers, tickets_path)
-        return cls(answers=answers, orphans=orphans)
+        db = _anonymous_db()
+        try:
+            _insert_answers(db, Path(answers_path))
+            orphans = drop_orphans(db, Path(tickets_path))
+        except BaseException:
+            db.close()
+            raise
+        return cls(Path(answers_path), db, orphans)
 
     def answer(self, requests: Sequence[ReplayRequest]) -> list[AIAnswer]:
-        return [self._one(r) for r in requests]
+        found = self._lookup(sorted({r.ticket_id for r in requests}))
+        if not found:
+            return [self._one(None) for _ in requests]
+        with open(self.answers_path, "rb") as fh:
+            return [self._one(self._read(fh, found.get((r.ticket_id, r.turn_index)))) for r in requests]
 
-    def _one(self, request: ReplayRequest) -> AIAnswer:
-        logged = self.answers.get((request.ticket_id, request.turn_index))
+    def _lookup(self, ticket_ids: list[str]) -> dict[Key, tuple[int, int]]:
+        found: dict[Key, tuple[int, int]] = {}
+        for start in range(0, len(ticket_ids), _MAX_VARS):
+            part = ticket_ids[start:start + _MAX_VARS]
+            rows = self.db.execute(
+                f"SELECT ticket_id, turn_index, offset, line FROM answers WHERE ticket_id IN ({','.join('?' * len(part))})",
+                part,
+            )
+            found.update(((t, i), (o, n)) for t, i, o, n in rows)
+        return found
+
+    def _read(self, fh, where: tuple[int, int] | None) -> PrecomputedAnswer | None:
+        if where is None:
+            return None
+        fh.seek(where[0])
+        return parse_line(self.answers_path, where[1], fh.readline(), PrecomputedAnswer)
+
+    @staticmethod
+    def _one(logged: PrecomputedAnswer | None) -> AIAnswer:
         if logged is None:
             return AIAnswer(text=None, responder=NAME, error=MISSING)
-        text, model, latency_ms = logged
-        if not text.strip():
-            return AIAnswer(
-                text=None, responder=NAME, model=model, latency_ms=latency_ms, error=BLANK
-            )
-        return AIAnswer(text=text, responder=NAME, model=model, latency_ms=latency_ms)
+        if not logged.text.strip():
+            return AIAnswer(text=None, responder=NAME, model=logged.model, latency_ms=logged.latency_ms, error=BLANK)
+        return AIAnswer(text=logged.text, responder=NAME, model=logged.model, latency_ms=logged.latency_ms)
+
+    def close(self) -> None:
+        self.db.close()

@@ -9,13 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from eval.records import Turn
 from eval.redact import find_pii
 from eval.rubrics.spec import (
-    Criterion, Escalation, Forbidden, Length, LlmJudge, MentionsFact, NoPiiEcho, Required,
+    Criterion,
+    Escalation,
+    Forbidden,
+    Length,
+    LlmJudge,
+    MentionsFact,
+    NoPiiEcho,
+    Required,
 )
 
 PiiKey = tuple[str, str]
@@ -62,7 +69,7 @@ class Answer:
 
     @cached_property
     def pii(self) -> frozenset[PiiKey]:
-        return frozenset((s.kind, s.key) for s in find_pii(self.text))
+        return pii_keys(self.text)
 
 
 @dataclass(frozen=True)
@@ -79,7 +86,14 @@ class ItemView:
 
     @cached_property
     def context_pii(self) -> frozenset[PiiKey]:
-        return frozenset((s.kind, s.key) for t in self.context for s in find_pii(t.text))
+        return frozenset().union(*(pii_keys(t.text) for t in self.context))
+
+
+@lru_cache(maxsize=4096)
+def pii_keys(text: str) -> frozenset[PiiKey]:
+    """Personal data in a text, cached: the turns of a ticket come back in the context of each of
+    its later items (and a human answer in the next item's context), so most lookups are repeats."""
+    return frozenset((s.kind, s.key) for s in find_pii(text))
 
 
 def _mentions(haystack: str, needle: str) -> bool:

@@ -8,15 +8,25 @@ exist (``ai.error``) is recorded with ``score=None`` and the error, never as a z
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
+from eval.engines import Engine
+from eval.engines.local import available_cpus, ordered_map
 from eval.records import CriterionResult, Item, Score, Side
-from eval.rubrics.criteria import Answer, ItemView, Judged, JudgeFailed, JudgeRequest, evaluate
+from eval.rubrics.criteria import (
+    Answer,
+    ItemView,
+    Judged,
+    JudgeFailed,
+    JudgeRequest,
+    evaluate,
+)
 from eval.rubrics.spec import Rubric, RubricBook, RubricError, load_rubrics
-from eval.store import atomic_writer, read_jsonl
+from eval.store import Checkpoint, batch_rows, file_stat, parse_line, read_lines
 
 NO_CRITERIA = "no applicable criteria"
 NO_AI_TEXT = "AI answer has no text"
@@ -213,35 +223,142 @@ class _Tally:
         )
 
 
+@dataclass(frozen=True)
+class LineBatch:
+    """Raw lines of items.jsonl with where they start, and the input position after them."""
+
+    path: str
+    first_line: int
+    lines: tuple[tuple[int, bytes], ...]
+    position: dict[str, int]
+
+
+@dataclass(frozen=True)
+class ScoredBatch:
+    """Score lines of one batch, their counts, and the input position to resume after them."""
+
+    text: str
+    lines: int
+    items: int
+    position: dict[str, int]
+    tallies: dict[str, _Tally]
+    rubrics: dict[str, str]
+
+
+def line_batches(path: Path, position: dict[str, int], size: int) -> Iterator[LineBatch]:
+    """Batches of ``size`` item lines from ``position`` (byte offset and line number)."""
+    lines: list[tuple[int, bytes]] = []
+    for lineno, offset, line in read_lines(path, position["offset"], position["line"]):
+        lines.append((lineno, line))
+        if len(lines) == size:
+            yield LineBatch(str(path), lines[0][0], tuple(lines), {"offset": offset, "line": lineno})
+            lines = []
+    if lines:
+        yield LineBatch(str(path), lines[0][0], tuple(lines), {"offset": offset, "line": lineno})
+
+
+def score_batch(book: RubricBook, batch: LineBatch, judge: Judge | None = None) -> ScoredBatch:
+    """Parse and score one batch: human then ai score line per item, in item order, with the
+    batch's counts. Pure apart from ``judge`` (called once per chunk so its calls overlap)."""
+    items = [parse_line(batch.path, lineno, line, Item) for lineno, line in batch.lines]
+    out: list[str] = []
+    tallies: dict[str, _Tally] = {}
+    rubrics: dict[str, str] = {}
+    for chunk in _chunks(items, _ADVANCE_EVERY):
+        verdicts = _judge_chunk(book, chunk, judge)
+        for item in chunk:
+            human, ai = score_item(book, item, verdicts)
+            out.append(human.model_dump_json())
+            out.append(ai.model_dump_json())
+            tallies.setdefault(item.category, _Tally()).add(human, ai)
+            rubrics.setdefault(item.category, human.rubric)
+    text = "\n".join(out) + "\n" if out else ""
+    return ScoredBatch(text, len(out), len(items), batch.position, tallies, rubrics)
+
+
+_WORKER_BOOK: list[RubricBook] = []
+"""The rubrics of a pool worker, loaded once by ``_load_book`` (not pickled per batch)."""
+
+
+def _load_book(rubrics_path: str) -> None:
+    _WORKER_BOOK[:] = [load_rubrics(Path(rubrics_path))]
+
+
+def _score_in_worker(batch: LineBatch) -> ScoredBatch:
+    return score_batch(_WORKER_BOOK[0], batch)
+
+
+@dataclass
+class _Totals:
+    """Counts per category across committed batches; JSON for the progress record."""
+
+    tallies: dict[str, _Tally] = field(default_factory=dict)
+    rubrics: dict[str, str] = field(default_factory=dict)
+
+    def add(self, scored: ScoredBatch) -> None:
+        for category, tally in scored.tallies.items():
+            self.tallies.setdefault(category, _Tally()).merge(tally)
+        for category, ref in scored.rubrics.items():
+            self.rubrics.setdefault(category, ref)
+
+    def state(self) -> dict[str, Any]:
+        return {"tallies": {c: asdict(t) for c, t in self.tallies.items()}, "rubrics": self.rubrics}
+
+    @classmethod
+    def load(cls, state: dict[str, Any]) -> _Totals:
+        return cls({c: _Tally(**t) for c, t in state["tallies"].items()}, dict(state["rubrics"]))
+
+    def summary(self) -> ScoreSummary:
+        total = _Tally()
+        for category in sorted(self.tallies):  # a fixed order: float sums must not depend on resumes
+            total.merge(self.tallies[category])
+        return ScoreSummary(
+            items=total.items, scores=2 * total.items,
+            categories={c: self.tallies[c].summary() for c in sorted(self.tallies)},
+            total=total.summary(), rubrics=dict(sorted(self.rubrics.items())),
+        )
+
+
+def _rubric_files(path: Path) -> list[Path]:
+    return sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+
+
 def score_to_file(
     items_path: Path, scores_path: Path, rubrics_path: Path,
     advance: Callable[[int], None] | None = None, judge: Judge | None = None,
+    *, workers: int | None = None, engine: Engine = "local",
 ) -> ScoreSummary:
-    """Stream items, write human then ai score per item in item order; ``advance(n)`` gets the
-    number of items done since its last call. Rubrics with ``llm_judge`` criteria need ``judge``;
-    it is called once per chunk of items, so its calls run concurrently."""
+    """Stream items, write human then ai score per item in item order, in committed batches (a
+    killed run resumes from its last batch); ``advance(n)`` gets the number of items done since
+    its last call. Without a judge, batches are scored on ``workers`` processes (default: every
+    core this process may use) or on Ray (``engine="ray"``), with the same bytes as one. Rubrics with ``llm_judge`` criteria
+    need ``judge``; it is called once per chunk of items, so its calls run concurrently."""
     book = load_rubrics(rubrics_path)
     judged = [r.ref for r in book.rubrics if r.judged]
     if judged and judge is None:
         raise RubricError(f"{rubrics_path}: rubrics {', '.join(judged)} have llm_judge criteria "
                           "but the run config has no judge section")
-    tallies: dict[str, _Tally] = {}
-    rubrics: dict[str, str] = {}
-    with atomic_writer(Path(scores_path)) as fh:
-        for chunk in _chunks(read_jsonl(Path(items_path), Item), _ADVANCE_EVERY):
-            verdicts = _judge_chunk(book, chunk, judge)
-            for item in chunk:
-                human, ai = score_item(book, item, verdicts)
-                fh.write(human.model_dump_json() + "\n" + ai.model_dump_json() + "\n")
-                tallies.setdefault(item.category, _Tally()).add(human, ai)
-                rubrics.setdefault(item.category, human.rubric)
+    key = {"stage": "score", "items": file_stat(items_path), "judge": judge is not None,
+           "rubrics": [file_stat(f) for f in _rubric_files(Path(rubrics_path))]}
+    with Checkpoint([Path(scores_path)], key) as out:
+        resumed = out.open()
+        totals = _Totals.load(resumed["state"]) if resumed else _Totals()
+        position = resumed["position"] if resumed else {"offset": 0, "line": 0}
+        batches = line_batches(Path(items_path), position, batch_rows())
+        if judge is not None:
+            scored = (score_batch(book, b, judge) for b in batches)
+        elif engine == "ray":
+            from eval.engines.ray import scored_batches
+
+            scored = scored_batches(Path(items_path), position, Path(rubrics_path), batch_rows())
+        else:
+            scored = ordered_map(_score_in_worker, batches, workers or available_cpus(),
+                                 _load_book, (str(rubrics_path),))
+        for result in scored:
+            out.write(0, result.text, result.lines)
+            totals.add(result)
+            out.commit(result.position, totals.state())
             if advance is not None:
-                advance(len(chunk))
-    total = _Tally()
-    for tally in tallies.values():
-        total.merge(tally)
-    return ScoreSummary(
-        items=total.items, scores=2 * total.items,
-        categories={c: tallies[c].summary() for c in sorted(tallies)},
-        total=total.summary(), rubrics=dict(sorted(rubrics.items())),
-    )
+                advance(result.items)
+        out.finish()
+    return totals.summary()

@@ -1,0 +1,161 @@
+"""Throughput and memory of `support-eval run` next to a plain Python loop over the same data.
+
+    .venv/bin/python benchmarks/pipeline.py               # 10k and 100k tickets
+    .venv/bin/python benchmarks/pipeline.py --full        # also 1M tickets (~2 GB in the temp dir)
+    .venv/bin/python benchmarks/pipeline.py --sizes 5000  # any sizes
+
+For each size: `support-eval synth` makes the data, `support-eval run` runs ingest → replay
+(precomputed responder) → score (the demo rubrics) in a fresh process, and the plain loop reads
+the same tickets.jsonl, parses each line and runs the rubric's regex, length and fact checks on
+each agent turn's text (the limit: no validation, no AI side, no PII check, no output, no resume,
+one core). Printed: items/s of both, their ratio, and the peak memory of the run's whole process
+tree (sampled from /proc every 50 ms, workers included) as summed RSS and as summed PSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RUBRICS = ROOT / "datasets" / "demo" / "rubrics"
+CONFIG = """name: bench
+seed: 1
+data: {{paths: [{tickets}]}}
+replay: {{turns: all, responder: {{kind: precomputed, path: {answers}}}}}
+rubrics: {{path: {rubrics}}}
+"""
+
+
+def _memory(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) bytes of one process; PSS splits pages shared with other processes among them."""
+    rss = pss = 0
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Rss:"):
+            rss = int(line.split()[1]) * 1024
+        elif line.startswith("Pss:"):
+            pss = int(line.split()[1]) * 1024
+    return rss, pss
+
+
+def _tree_memory(root: int) -> tuple[int, int]:
+    """Summed (RSS, PSS) of ``root`` and all its descendants right now. The RSS sum counts pages
+    the workers share with each other (libraries, forked memory) once per process; PSS does not."""
+    parents: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                stat = Path(entry.path, "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    rss = pss = 0
+    for pid in parents:
+        p = pid
+        while p and p != root:
+            p = parents.get(p, 0)
+        if p == root:
+            try:
+                r, s = _memory(pid)
+            except OSError:
+                continue
+            rss, pss = rss + r, pss + s
+    return rss, pss
+
+
+def _run(config: Path, out: Path) -> tuple[float, int, int]:
+    """Wall seconds, peak tree RSS and peak tree PSS of one `support-eval run`."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "eval", "run", str(config), "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = [0, 0]
+
+    def sample() -> None:
+        while proc.poll() is None:
+            rss, pss = _tree_memory(proc.pid)
+            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, err = proc.communicate()
+    seconds = time.perf_counter() - start
+    sampler.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"support-eval run failed:\n{err.decode()}")
+    return seconds, peak[0], peak[1]
+
+
+def plain_loop(tickets: Path) -> tuple[int, float]:
+    """Items and seconds of the limit: parse each line, run the category's rubric checks per agent turn."""
+    from eval.rubrics import load_rubrics
+
+    book = load_rubrics(RUBRICS)
+    start = time.perf_counter()
+    items = 0
+    with open(tickets, encoding="utf-8") as fh:
+        for line in fh:
+            ticket = json.loads(line)
+            rubric = book.for_category(ticket["category"])
+            for turn in ticket["turns"]:
+                if turn["role"] != "agent":
+                    continue
+                items += 1
+                _checks(rubric, turn["text"].lower(), ticket.get("metadata") or {})
+    return items, time.perf_counter() - start
+
+
+def _checks(rubric, text: str, metadata: dict) -> list[bool]:
+    out = []
+    for c in rubric.criteria:
+        pattern: re.Pattern[str] | None = getattr(c, "regex", None)
+        if pattern is not None:
+            out.append(pattern.search(text) is not None)
+        elif c.kind == "length":
+            out.append(len(text.split()) >= c.min_words)
+        elif c.kind == "mentions_fact":
+            out.append(str(metadata.get(c.fact, "")).lower() in text)
+    return out
+
+
+def bench(n: int, workdir: Path) -> None:
+    data = workdir / f"data_{n}"
+    subprocess.run([sys.executable, "-m", "eval", "synth", "--tickets", str(n), "--seed", "1", "--out", str(data)],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    config = data / "config.yaml"
+    config.write_text(CONFIG.format(tickets=data / "tickets.jsonl", answers=data / "ai_answers.jsonl", rubrics=RUBRICS))
+    seconds, rss, pss = _run(config, workdir / f"run_{n}")
+    manifest = json.loads((workdir / f"run_{n}" / "manifest.json").read_text())
+    items = manifest["counts"]["items"]
+    stages = "  ".join(f"{k} {v['seconds']:.1f}s" for k, v in manifest["stages"].items())
+    loop_items, loop_seconds = plain_loop(data / "tickets.jsonl")
+    assert loop_items == items, (loop_items, items)
+    run_rate, loop_rate = items / seconds, loop_items / loop_seconds
+    print(f"{n:>9,} tickets {items:>9,} items | run {seconds:7.1f} s {run_rate:8,.0f} items/s "
+          f"peak RSS {rss / 2**20:5.0f} MiB PSS {pss / 2**20:5.0f} MiB | plain loop {loop_rate:8,.0f} items/s | ratio {run_rate / loop_rate:.2f} "
+          f"| {stages}", flush=True)
+    for path in (data, workdir / f"run_{n}"):
+        subprocess.run(["rm", "-rf", str(path)], check=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="also run 1,000,000 tickets")
+    parser.add_argument("--sizes", type=int, nargs="*", help="ticket counts to run instead of the defaults")
+    args = parser.parse_args()
+    sizes = args.sizes or ([10_000, 100_000] + ([1_000_000] if args.full else []))
+    with tempfile.TemporaryDirectory(prefix="support-eval-bench-") as tmp:
+        for n in sizes:
+            bench(n, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()

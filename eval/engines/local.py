@@ -1,0 +1,57 @@
+"""Ordered parallel map over batches on this machine's cores.
+
+Written here rather than with ``multiprocessing.Pool.imap`` or ``Executor.map``: both take the
+whole input up front (``imap``'s feeder thread drains the iterator), which would hold every
+batch of a million-item file in memory. This keeps at most ``2 * workers`` batches in flight and
+yields results in input order, so output bytes do not depend on the number of workers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from itertools import chain
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def available_cpus() -> int:
+    """Cores this process may use (its CPU affinity), not the machine's total."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def ordered_map(
+    fn: Callable[[T], R], batches: Iterable[T], workers: int,
+    initializer: Callable[..., None] | None = None, initargs: tuple[Any, ...] = (),
+) -> Iterator[R]:
+    """``fn`` over ``batches`` in ``workers`` processes, results in input order.
+
+    A single batch, or ``workers <= 1``, runs in this process: starting a pool costs more than
+    a small input. ``fn`` and ``initializer`` must be module-level functions (they are pickled).
+    """
+    it = iter(batches)
+    head = [b for _, b in zip(range(2), it)]
+    if workers <= 1 or len(head) < 2:
+        if initializer is not None:
+            initializer(*initargs)
+        for batch in chain(head, it):
+            yield fn(batch)
+        return
+    # forkserver: forking a process that already runs Arrow/datasets threads can deadlock.
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=initializer, initargs=initargs) as pool:
+        inflight: deque[Future[R]] = deque(pool.submit(fn, b) for b in head)
+        for batch in it:
+            if len(inflight) >= 2 * workers:
+                yield inflight.popleft().result()
+            inflight.append(pool.submit(fn, batch))
+        while inflight:
+            yield inflight.popleft().result()
