@@ -12,10 +12,10 @@ from dataclasses import dataclass as std_dataclass
 from dataclasses import field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
-from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 from pydantic.dataclasses import dataclass
 
 Na = Literal["skip", "pass", "fail"]
@@ -81,7 +81,8 @@ def _check_patterns(patterns: tuple[str, ...]) -> tuple[str, ...]:
     return patterns
 
 
-Patterns = tuple[str, ...]
+Patterns = Annotated[tuple[str, ...], AfterValidator(_check_patterns)]
+"""Regexes, checked (compiled, no back-references) when the rubric is read."""
 
 
 @dataclass(frozen=True, config=_SPEC)
@@ -90,10 +91,6 @@ class When:
 
     context_matches: Patterns = Field(min_length=1)
 
-    @field_validator("context_matches")
-    @classmethod
-    def _check(cls, v: Patterns) -> Patterns:
-        return _check_patterns(v)
 
     @cached_property
     def regex(self) -> re.Pattern[str]:
@@ -125,10 +122,6 @@ class Required(CriterionSpec):
     patterns: Patterns = Field(min_length=1)
     match: Literal["any", "all"] = "any"
 
-    @field_validator("patterns")
-    @classmethod
-    def _check(cls, v: Patterns) -> Patterns:
-        return _check_patterns(v)
 
     @cached_property
     def regex(self) -> re.Pattern[str]:
@@ -144,10 +137,6 @@ class Forbidden(CriterionSpec):
     kind: Literal["forbidden"]
     patterns: Patterns = Field(min_length=1)
 
-    @field_validator("patterns")
-    @classmethod
-    def _check(cls, v: Patterns) -> Patterns:
-        return _check_patterns(v)
 
     @cached_property
     def regex(self) -> re.Pattern[str]:
@@ -183,10 +172,6 @@ class Escalation(CriterionSpec):
     expect: Literal["required", "forbidden"]
     patterns: Patterns | None = Field(default=None, min_length=1)
 
-    @field_validator("patterns")
-    @classmethod
-    def _check(cls, v: Patterns | None) -> Patterns | None:
-        return None if v is None else _check_patterns(v)
 
     @cached_property
     def regex(self) -> re.Pattern[str]:
