@@ -88,8 +88,8 @@ class OpenAIResponder(Endpoint):
     system_prompt: str = Field(default=DEFAULT_SYSTEM_PROMPT, min_length=1)
     knowledge_path: str | None = None
     """Optional text file of knowledge snippets appended to the system prompt."""
-    batch_size: int = Field(default=4096, gt=0)
-    """Requests handed to the client at once; larger batches idle less between batches."""
+    batch_size: int = Field(default=512, gt=0)
+    """Requests handed to the client at once; two batches are in flight, so none idles between them."""
 
 
 class JudgeConfig(Endpoint):

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from eval.config import ReplayConfig
 from eval.engines import Engine
+from eval.engines.local import ordered_threads
 from eval.records import AIAnswer, HumanAnswer, Item, Ticket, Turn, item_id
 from eval.responders import ReplayRequest, Responder, build_responder
 from eval.responders.precomputed import MISSING, Precomputed
@@ -51,7 +52,9 @@ class ReplaySummary(BaseModel):
     responder: str
     model: str | None
     which: Which = "all"
-    answer_seconds: float = Field(default=0.0, description="wall time spent inside the responder")
+    answer_seconds: float = Field(
+        default=0.0, description="time inside the responder, summed over batches (a model responder overlaps two)"
+    )
     ms_per_item: float | None = None
     usage: dict[str, float] = Field(
         default_factory=dict, description="tokens and cost of the answers in items.jsonl (cached ones included)"
@@ -269,7 +272,9 @@ def replay_to_file(
                 done = replay_groups(tickets_path, position, responder.held_out, cfg, resolve, batch_size)
             else:
                 groups = _ticket_groups(tickets_path, position, responder, cfg.turns, batch_size)
-                done = (replay_group(g, pos, responder, cfg.turns, size, clock) for g, size, pos in groups)
+                done = ordered_threads(lambda group: replay_group(group[0], group[2], responder, cfg.turns,
+                                                                  group[1], clock),
+                                       groups, getattr(responder, "parallel_batches", 1))
             pending = 0
             for result in done:
                 out.write(0, result.text, result.items)

@@ -302,3 +302,31 @@ def test_cli_dry_run_retry_errors_and_no_cache(tmp_path: Path) -> None:
         assert json.loads(cli("run", str(config), "--dry-run").stdout)["to_send"] == 0
         assert cli("replay", str(tmp_path / "run"), "--no-cache").returncode == 0
         assert len(state.bodies) == sent + 2 + planned["requests"]
+
+
+def test_two_batches_are_in_flight_at_once_and_items_keep_ticket_order(tmp_path: Path) -> None:
+    """The next batch's requests go out while this one's are still answered; items stay in order."""
+    replied: list[int] = []
+    in_flight: list[int] = []
+
+    def reply(body: dict) -> str:
+        in_flight.append(len(state.bodies) - len(replied))  # sent, not yet answered (this one included)
+        replied.append(1)
+        return "Thanks, " + body["messages"][-1]["content"][:20]
+
+    state = FakeState(latency_s=0.05, reply=reply)
+    tickets = write_tickets(tmp_path / "tickets.jsonl", demo_tickets(12))
+    with serve(state) as url:
+        run_replay(fast(url, tmp_path, batch_size=1, cache=False, timeout_s=5), tickets, tmp_path / "two.jsonl")
+        overlapped, in_flight[:] = max(in_flight), []
+        OpenAIChat.parallel_batches = 1
+        try:
+            run_replay(fast(url, tmp_path, batch_size=1, cache=False, timeout_s=5), tickets, tmp_path / "one.jsonl")
+        finally:
+            OpenAIChat.parallel_batches = 2
+    one_ticket = max(len([t for t in ticket.turns if t.role == "agent"]) for ticket in demo_tickets(12))
+    assert max(in_flight) <= one_ticket < overlapped  # a batch is one ticket's turns (batch_size=1)
+    two, one = (list(read_jsonl(tmp_path / f"{n}.jsonl", Item)) for n in ("two", "one"))
+    assert [(i.item_id, i.ai.text) for i in two] == [(i.item_id, i.ai.text) for i in one]  # latency aside
+    ids = [i.item_id for i in two]
+    assert ids == sorted(ids, key=lambda x: (x.split("#")[0], int(x.split("#")[1])))

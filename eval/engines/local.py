@@ -12,7 +12,7 @@ import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from itertools import chain
 from typing import Any, TypeVar
 
@@ -48,10 +48,28 @@ def ordered_map(
     # forkserver: forking a process that already runs Arrow/datasets threads can deadlock.
     context = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=initializer, initargs=initargs) as pool:
-        inflight: deque[Future[R]] = deque(pool.submit(fn, b) for b in head)
-        for batch in it:
-            if len(inflight) >= 2 * workers:
-                yield inflight.popleft().result()
-            inflight.append(pool.submit(fn, batch))
-        while inflight:
+        yield from _in_order(pool, fn, chain(head, it), 2 * workers)
+
+
+def ordered_threads(fn: Callable[[T], R], batches: Iterable[T], workers: int) -> Iterator[R]:
+    """``fn`` over ``batches`` in ``workers`` threads, results in input order.
+
+    For batches that mostly wait on a network: while one batch's last requests are still out,
+    the next batch's are already sent, so a model endpoint never idles between batches.
+    """
+    if workers <= 1:
+        yield from map(fn, batches)
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        yield from _in_order(pool, fn, iter(batches), workers)
+
+
+def _in_order(pool: Executor, fn: Callable[[T], R], it: Iterator[T], limit: int) -> Iterator[R]:
+    """At most ``limit`` batches in flight; results yielded in submission order."""
+    inflight: deque[Future[R]] = deque()
+    for batch in it:
+        if len(inflight) >= limit:
             yield inflight.popleft().result()
+        inflight.append(pool.submit(fn, batch))
+    while inflight:
+        yield inflight.popleft().result()

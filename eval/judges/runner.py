@@ -6,7 +6,6 @@ event loop for the judge's lifetime so connections are reused across batches.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,14 +13,14 @@ from typing import Any
 import numpy as np
 
 from eval.config import JudgeConfig
-from eval.responders._http import ChatClient, ChatResult, Check, Messages
+from eval.responders._http import ChatClient, ChatResult, Check, LoopThread, Messages
 
 
 class JudgeRunner:
     def __init__(self, cfg: JudgeConfig, client: ChatClient) -> None:
         self.cfg = cfg
         self.client = client
-        self._runner = asyncio.Runner()
+        self._loop = LoopThread()
 
     @classmethod
     def from_config(
@@ -34,12 +33,11 @@ class JudgeRunner:
         return cls(cfg, ChatClient.for_endpoint(cfg, rng, resolve, extra_body=extra, **client_kwargs))
 
     def run(self, conversations: list[Messages], check: Check) -> list[ChatResult]:
-        return self._runner.run(self.client.complete_all(conversations, check))
+        return self._loop.run(self.client.complete_all(conversations, check))
 
     @property
     def stats(self) -> dict[str, Any]:
         return self.client.stats.as_dict()
 
     def close(self) -> None:
-        self._runner.run(self.client.aclose())
-        self._runner.close()
+        self._loop.close(self.client.aclose())

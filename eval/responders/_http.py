@@ -15,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import numpy as np
@@ -30,6 +31,8 @@ from eval.cache import CachedResponse, ResponseCache, cache_key, default_cache_p
 from eval.config import ConfigError, Endpoint
 from eval.records import Usage
 from eval.responders.ratelimit import Clock, RateLimiter, Sleep
+
+T = TypeVar("T")
 
 Messages = list[dict[str, str]]
 Check = Callable[[str], object]
@@ -300,3 +303,28 @@ def _count(usage: dict[str, Any] | None, name: str, fallback: int) -> int:
     """The server's count, or our estimate when the server reports no usage (some local servers)."""
     value = None if usage is None else usage.get(name)
     return value if isinstance(value, int) and value >= 0 else fallback
+
+
+class LoopThread:
+    """One event loop on a daemon thread for the life of a model client.
+
+    Connections are reused across batches, and ``run`` may be called from several threads at
+    once (replay answers two batches at a time), all sharing the client's concurrency limit.
+    """
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="model-client", daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def close(self, last: Coroutine[Any, Any, Any]) -> None:
+        """Run ``last`` (e.g. closing the HTTP session), then stop and close the loop."""
+        try:
+            self.run(last)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+            self._loop.close()

@@ -25,7 +25,7 @@ from eval.config import OpenAIResponder
 from eval.records import AIAnswer, Ticket, Turn
 from eval.redact import redact
 from eval.responders import ReplayRequest
-from eval.responders._http import ChatClient, ChatResult, Messages, cost_of, estimate_tokens
+from eval.responders._http import ChatClient, ChatResult, LoopThread, Messages, cost_of, estimate_tokens
 
 NAME = "openai"
 Which = Literal["all", "first"]
@@ -66,18 +66,20 @@ def to_answer(result: ChatResult, model: str) -> AIAnswer:
 class OpenAIChat:
     """A responder over one endpoint; ``answer`` is synchronous, the calls inside it concurrent.
 
-    One event loop (``asyncio.Runner``) lives as long as the responder so connections are reused
-    across batches; ``close`` ends it.
+    One event loop (``LoopThread``) lives as long as the responder so connections are reused
+    across batches and two batches can be answered at once; ``close`` ends it.
     """
 
     name = NAME
     held_out: frozenset[str] = frozenset()
+    parallel_batches = 2
+    """Replay hands over the next batch while this one's last requests are out (no idle tail)."""
 
     def __init__(self, cfg: OpenAIResponder, client: ChatClient, knowledge: str | None = None) -> None:
         self.cfg = cfg
         self.client = client
         self.system = system_message(cfg.system_prompt, knowledge)
-        self._runner = asyncio.Runner()
+        self._loop = LoopThread()
 
     @classmethod
     def from_config(
@@ -93,7 +95,7 @@ class OpenAIChat:
         return build_messages(request.context, self.system, self.cfg.redact)
 
     def answer(self, requests: Sequence[ReplayRequest]) -> list[AIAnswer]:
-        results = self._runner.run(self._answer_all(requests))
+        results = self._loop.run(self._answer_all(requests))
         return [to_answer(r, self.cfg.model) for r in results]
 
     async def _answer_all(self, requests: Sequence[ReplayRequest]) -> list[ChatResult]:
@@ -109,8 +111,7 @@ class OpenAIChat:
         return self.client.stats.as_dict()
 
     def close(self) -> None:
-        self._runner.run(self.client.aclose())
-        self._runner.close()
+        self._loop.close(self.client.aclose())
 
 
 class DryRun(BaseModel):
