@@ -1,13 +1,36 @@
-"""support-eval: where may an AI answer customers, category by category, with evidence."""
+"""support-eval: where may an AI answer customers, category by category, with evidence.
+
+The stage functions are re-exported lazily (PEP 562): ``import eval`` stays cheap, and
+``eval.replay_to_file`` imports the replay stage only when first used.
+"""
+
+from importlib import import_module
+from typing import Any
 
 from eval.config import ConfigError, RunConfig, load_config
 from eval.records import (
     AIAnswer, BlindKey, CriterionResult, HumanAnswer, Item, PrecomputedAnswer,
-    Quarantined, Rating, Score, Ticket, Turn,
+    Quarantined, Rating, Score, Ticket, Turn, UnblindedRating,
 )
+
+_LAZY = {
+    "ingest_to_dir": "eval.ingest", "load_mapping": "eval.ingest",
+    "replay_to_file": "eval.replay", "build_responder": "eval.responders",
+    "load_rubrics": "eval.rubrics", "score_to_file": "eval.rubrics",
+    "write_packets": "eval.ratings.packets", "import_ratings": "eval.ratings",
+    "agreement_to_file": "eval.ratings", "load_policy": "eval.decide", "decide_to_file": "eval.decide",
+    "write_report": "eval.report", "compare_dirs": "eval.report",
+    "synth_to_dir": "eval.synth", "run_all": "eval.pipeline",
+}
 
 __all__ = [
     "AIAnswer", "BlindKey", "ConfigError", "CriterionResult", "HumanAnswer", "Item",
     "PrecomputedAnswer", "Quarantined", "Rating", "RunConfig", "Score", "Ticket", "Turn",
-    "load_config",
+    "UnblindedRating", "load_config", *_LAZY,
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'eval' has no attribute {name!r}")
