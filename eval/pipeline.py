@@ -123,13 +123,14 @@ def _record(run_dir: Path, stage: str, started: float, summary: BaseModel, exclu
 
 
 def run_ingest(cfg: RunConfig, run_dir: Path, bar: Bar) -> Any:
-    from eval.ingest import ingest_to_dir, load_mapping
+    """In a child process (``eval.ingest.apart``): only ingest needs ``datasets``."""
+    from eval.ingest.apart import ingest_apart
 
     started = time.perf_counter()
-    mapping = load_mapping(cfg.resolve(cfg.data.mapping)) if cfg.data.mapping else None
+    mapping = cfg.resolve(cfg.data.mapping) if cfg.data.mapping else None
     paths = [str(cfg.resolve(p)) for p in cfg.data.paths]
     with bar("ingest", None) as advance:
-        summary = ingest_to_dir(paths, run_dir, mapping, cfg.data.max_text_chars, advance)
+        summary = ingest_apart(paths, run_dir, mapping, cfg.data.max_text_chars, advance)
     _record(run_dir, "ingest", started, summary)
     return _checked_quarantine(cfg, run_dir, summary)
 

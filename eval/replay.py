@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+from pydantic_core import to_json
 
 from eval.config import ReplayConfig
 from eval.engines import Engine
-from eval.engines.local import ordered_threads
+from eval.engines.local import available_cpus, ordered_threads
 from eval.records import AIAnswer, HumanAnswer, Item, Ticket, Turn, item_id
 from eval.responders import ReplayRequest, Responder, build_responder
 from eval.responders.precomputed import MISSING, Precomputed
@@ -97,7 +98,8 @@ def _checked(answer: AIAnswer, responder: Responder, request: ReplayRequest) -> 
     return answer
 
 
-def _answer_batch(batch: list[tuple[Ticket, int]], responder: Responder) -> Iterator[Item]:
+def _answered(batch: list[tuple[Ticket, int]], responder: Responder) -> list[tuple[Ticket, int, AIAnswer]]:
+    """One responder call for ``batch``; each answer checked and paired with its ticket and turn."""
     requests = [replay_request(ticket, i) for ticket, i in batch]
     answers = responder.answer(requests)
     if len(answers) != len(requests):
@@ -105,18 +107,42 @@ def _answer_batch(batch: list[tuple[Ticket, int]], responder: Responder) -> Iter
             f"responder {responder.name!r} returned {len(answers)} answers "
             f"for {len(requests)} requests"
         )
-    for (ticket, i), request, answer in zip(batch, requests, answers, strict=True):
+    return [(ticket, i, _checked(answer, responder, request))
+            for (ticket, i), request, answer in zip(batch, requests, answers, strict=True)]
+
+
+def _answer_batch(batch: list[tuple[Ticket, int]], responder: Responder) -> Iterator[Item]:
+    for ticket, i, answer in _answered(batch, responder):
         turn = ticket.turns[i]
         yield Item(
-            item_id=request.item_id,
+            item_id=item_id(ticket.ticket_id, i),
             ticket_id=ticket.ticket_id,
             turn_index=i,
             category=ticket.category,
             context=[_copy(t) for t in ticket.turns[:i]],
             human=HumanAnswer(text=turn.text, author=turn.author),
-            ai=_checked(answer, responder, request),
+            ai=answer,
             metadata=ticket.metadata,
         )
+
+
+def _batches(
+    tickets: Iterable[Ticket], responder: Responder, which: Which, batch_size: int,
+) -> Iterator[list[tuple[Ticket, int]]]:
+    """(ticket, agent turn) requests in groups of ``batch_size``; held-out tickets skipped."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    pending: list[tuple[Ticket, int]] = []
+    for ticket in tickets:
+        if ticket.ticket_id in responder.held_out:
+            continue
+        for i in agent_turn_indices(ticket, which):
+            pending.append((ticket, i))
+            if len(pending) == batch_size:
+                yield pending
+                pending = []
+    if pending:
+        yield pending
 
 
 def replay(
@@ -127,19 +153,30 @@ def replay(
 
     A responder that raises stops the replay: its contract is to return error answers.
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    pending: list[tuple[Ticket, int]] = []
-    for ticket in tickets:
-        if ticket.ticket_id in responder.held_out:
-            continue
-        for i in agent_turn_indices(ticket, which):
-            pending.append((ticket, i))
-            if len(pending) == batch_size:
-                yield from _answer_batch(pending, responder)
-                pending = []
-    if pending:
-        yield from _answer_batch(pending, responder)
+    for batch in _batches(tickets, responder, which, batch_size):
+        yield from _answer_batch(batch, responder)
+
+
+def _json(value: Any) -> str:
+    return to_json(value).decode()
+
+
+def _item_lines(batch: list[tuple[Ticket, int, AIAnswer]]) -> Iterator[str]:
+    """Byte for byte the ``Item(...).to_json()`` of each answered turn (same serialiser), without
+    building items: each turn and the metadata are serialised once per ticket, not once per later
+    item whose context repeats them (building and copying those was most of the replay's time)."""
+    ticket_json: dict[int, tuple[list[str], str]] = {}
+    for ticket, i, answer in batch:
+        if id(ticket) not in ticket_json:
+            ticket_json[id(ticket)] = ([t.model_dump_json() for t in ticket.turns], _json(ticket.metadata))
+        turns, metadata = ticket_json[id(ticket)]
+        turn = ticket.turns[i]
+        yield (
+            f'{{"item_id":{_json(item_id(ticket.ticket_id, i))},"ticket_id":{_json(ticket.ticket_id)},'
+            f'"turn_index":{i},"category":{_json(ticket.category)},"context":[{",".join(turns[:i])}],'
+            f'"human":{HumanAnswer(text=turn.text, author=turn.author).model_dump_json()},'
+            f'"ai":{answer.model_dump_json()},"metadata":{metadata}}}'
+        )
 
 
 @dataclass
@@ -208,18 +245,18 @@ class _Tally:
                 self.replayed[ticket.category] += 1
             yield ticket
 
-    def add(self, item: Item) -> None:
-        self.items[item.category] += 1
-        if item.ai.error:
-            self.errors[item.category] += 1
-        if item.ai.error == MISSING:
-            self.missing[item.category] += 1
-        if item.ai.model:
-            self.models.add(item.ai.model)
-        if item.ai.usage is not None:
-            self.usage["prompt_tokens"] += item.ai.usage.prompt_tokens
-            self.usage["completion_tokens"] += item.ai.usage.completion_tokens
-            self.usage["cost"] += item.ai.usage.cost
+    def add(self, category: str, ai: AIAnswer) -> None:
+        self.items[category] += 1
+        if ai.error:
+            self.errors[category] += 1
+        if ai.error == MISSING:
+            self.missing[category] += 1
+        if ai.model:
+            self.models.add(ai.model)
+        if ai.usage is not None:
+            self.usage["prompt_tokens"] += ai.usage.prompt_tokens
+            self.usage["completion_tokens"] += ai.usage.completion_tokens
+            self.usage["cost"] += ai.usage.cost
 
 
 @dataclass(frozen=True)
@@ -241,9 +278,11 @@ def replay_group(
     tally = _Tally()
     timed = _Timed(responder, clock)
     lines = []
-    for item in replay(tally.read(group, responder.held_out), timed, which, max(size, 1)):
-        lines.append(item.to_json())
-        tally.add(item)
+    for batch in _batches(tally.read(group, responder.held_out), timed, which, max(size, 1)):
+        answered = _answered(batch, timed)
+        lines.extend(_item_lines(answered))
+        for ticket, _, answer in answered:
+            tally.add(ticket.category, answer)
     tally.seconds = timed.seconds
     text = "\n".join(lines) + "\n" if lines else ""
     return ReplayedGroup(text, len(lines), tally.tickets, position, tally.state())
@@ -252,11 +291,13 @@ def replay_group(
 def replay_to_file(
     tickets_path: Path, items_path: Path, cfg: ReplayConfig, resolve: Callable[[str], Path],
     advance: Callable[[int], None] | None = None, *, clock: Callable[[], float] = time.perf_counter,
-    engine: Engine = "local",
+    engine: Engine = "local", workers: int | None = None,
 ) -> ReplaySummary:
     """Stream tickets to items.jsonl in committed batches; a killed replay resumes from its last
     batch. ``advance(n)``: n more tickets consumed. ``engine="ray"`` answers the groups of
-    tickets on a Ray cluster (``eval.engines.ray``) with the same bytes."""
+    tickets on a Ray cluster (``eval.engines.ray``) with the same bytes. The precomputed responder
+    runs on ``workers`` processes (default: every core this process may use), also with the same
+    bytes; a custom ``clock`` keeps it in this process, where the clock can be read."""
     responder = build_responder(cfg.responder, tickets_path, resolve)
     batch_size = getattr(cfg.responder, "batch_size", DEFAULT_BATCH)
     key = {"stage": "replay", "tickets": file_stat(tickets_path), "replay": cfg.model_dump(mode="json")}
@@ -270,6 +311,11 @@ def replay_to_file(
                 from eval.engines.ray import replay_groups
 
                 done = replay_groups(tickets_path, position, responder.held_out, cfg, resolve, batch_size)
+            elif isinstance(responder, Precomputed) and clock is time.perf_counter:
+                from eval.replay_pool import replayed_groups
+
+                done = replayed_groups(tickets_path, position, responder, cfg.turns, batch_size,
+                                       available_cpus() if workers is None else workers)
             else:
                 groups = _ticket_groups(tickets_path, position, responder, cfg.turns, batch_size)
                 done = ordered_threads(lambda group: replay_group(group[0], group[2], responder, cfg.turns,
@@ -344,7 +390,7 @@ def retry_errors_to_file(
     tally.tickets = len({item.ticket_id for item in items})
     tally.replayed.update({item.ticket_id: item.category for item in items}.values())
     for item in items:
-        tally.add(item)
+        tally.add(item.category, item.ai)
     summary = _summary(tally, responder, timed.seconds, cfg.turns)
     return summary.model_copy(update={"retried": len(failed)})
 

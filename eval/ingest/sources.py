@@ -30,12 +30,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any, Literal
-
-import datasets
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Literal
 
 from eval.ingest.quarantine import RECORD, IngestError, Problem
+
+# datasets and pandas (with pyarrow, ~150 MB) are imported inside the loaders: importing this module
+# for its types must not load them into a process that reads no input (a run's main process).
+if TYPE_CHECKING:
+    import datasets
+
 
 SourceKind = Literal["jsonl", "csv", "parquet", "hub"]
 
@@ -95,6 +98,8 @@ def read_rows(path: str, batch_size: int = BATCH) -> Iterator[SourceRow]:
 def _offline() -> Iterator[None]:
     """Local files must never reach the network (tests run offline). ``datasets`` reads the
     variables at import time, so its config flag is switched too; both are restored after."""
+    import datasets
+
     saved_env = {name: os.environ.get(name) for name in _OFFLINE_VARS}
     saved_flag = datasets.config.HF_HUB_OFFLINE
     os.environ.update({name: "1" for name in _OFFLINE_VARS})
@@ -111,6 +116,8 @@ def _offline() -> Iterator[None]:
 
 
 def _load_local(builder: str, path: Path, **options: Any) -> datasets.IterableDataset:
+    import datasets
+
     with _offline():
         return datasets.load_dataset(
             builder, data_files=[str(path.resolve())], split="train", streaming=True, **options
@@ -172,6 +179,10 @@ def _utf8_header(name: str, source: str) -> str:
 
 
 def _csv_rows(path: Path, source: str, sep: str, batch_size: int) -> Iterator[SourceRow]:
+    import pandas as pd
+
+    import datasets
+
     header, names = _csv_header(path, source, sep)
     features = datasets.Features({name: datasets.Value("string") for name in header})
     # Only an empty cell is missing: "NA", "null" or "None" are kept as the text they are.
@@ -210,6 +221,8 @@ def _csv_row(source: str, row: int, names: list[str], values: tuple[str | None, 
 
 def _hub_rows(name: str, batch_size: int) -> Iterator[SourceRow]:
     """A dataset on the Hugging Face hub, ``owner/name`` or ``owner/name:split`` (default train)."""
+    import datasets
+
     repo, _, split = name.partition(":")
     try:
         ds = datasets.load_dataset(repo, split=split or "train", streaming=True)

@@ -25,6 +25,7 @@ from eval.rubrics.criteria import (
     JudgeRequest,
     evaluate,
 )
+from eval.rubrics.items import read_item
 from eval.rubrics.spec import Rubric, RubricBook, RubricError, load_rubrics
 from eval.store import Checkpoint, batch_rows, file_stat, parse_line, read_lines
 
@@ -260,7 +261,9 @@ def line_batches(path: Path, position: dict[str, int], size: int) -> Iterator[Li
 def score_batch(book: RubricBook, batch: LineBatch, judge: Judge | None = None) -> ScoredBatch:
     """Parse and score one batch: human then ai score line per item, in item order, with the
     batch's counts. Pure apart from ``judge`` (called once per chunk so its calls overlap)."""
-    items = [parse_line(batch.path, lineno, line, Item) for lineno, line in batch.lines]
+    # A judge gets the context turns themselves, so judged batches keep the full models.
+    items = ([read_item(batch.path, lineno, line) for lineno, line in batch.lines] if judge is None
+             else [parse_line(batch.path, lineno, line, Item) for lineno, line in batch.lines])
     out: list[str] = []
     tallies: dict[str, _Tally] = {}
     rubrics: dict[str, str] = {}
