@@ -15,9 +15,6 @@ import asyncio
 import hashlib
 import json
 import random
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,6 +23,7 @@ from typing import Any, Literal
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from servers import running
 
 Fault = Literal["429", "500", "timeout", "malformed", "no_choices"]
 ALL_FAULTS: tuple[Fault, ...] = ("429", "500", "timeout", "malformed", "no_choices")
@@ -103,31 +101,11 @@ def make_app(state: FakeState) -> FastAPI:
     return app
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def serve(state: FakeState, port: int | None = None) -> Iterator[str]:
     """Run the app on 127.0.0.1 in a thread; yields its ``base_url`` (``.../v1``)."""
-    port = port or free_port()
-    config = uvicorn.Config(make_app(state), host="127.0.0.1", port=port, log_level="warning",
-                            timeout_graceful_shutdown=1)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("fake OpenAI server did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
+    with running(make_app(state), port) as bound:
+        yield f"http://127.0.0.1:{bound}/v1"
 
 
 def main() -> None:

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Page, expect, sync_playwright
+from servers import running
 
 from eval.ratings.app.server import create_app
 from eval.ratings.export import export_ratings
@@ -25,11 +22,6 @@ ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-net
 TOKEN = "browser-test-token"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture()
 def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
@@ -41,17 +33,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         for i in range(3)
     ])
     write_json(tmp_path / "packets" / "tokens.json", {"qa_01": TOKEN})
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(tmp_path), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}/r/{TOKEN}", tmp_path
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with running(create_app(tmp_path)) as port:
+        yield f"http://127.0.0.1:{port}/r/{TOKEN}", tmp_path
 
 
 @pytest.fixture()

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
+from servers import running
 
 from eval.ratings.app import db
 from eval.ratings.app.server import create_app
@@ -22,11 +19,6 @@ from eval.store import write_json, write_jsonl
 REVIEWERS = [f"qa_{i:02d}" for i in range(1, 21)]
 PER_REVIEWER = 50
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture()
@@ -39,17 +31,8 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, str]]]:
             for i in range(PER_REVIEWER)
         ])
     write_json(tmp_path / "packets" / "tokens.json", tokens)
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(tmp_path), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", tmp_path, tokens
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with running(create_app(tmp_path)) as port:
+        yield f"http://127.0.0.1:{port}", tmp_path, tokens
 
 
 def rate_all(base: str, reviewer: str, token: str) -> list[int]:
