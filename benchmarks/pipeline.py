@@ -94,9 +94,13 @@ def _run(config: Path, out: Path) -> tuple[float, int, int]:
     return seconds, peak[0], peak[1]
 
 
-def plain_loop(tickets: Path) -> tuple[int, float]:
-    """Items and seconds of the limit: parse each line, run the category's rubric checks per agent turn."""
+def plain_loop(tickets: Path, checks: str = "all") -> tuple[int, float]:
+    """Items and seconds of the limit: parse each line, run the category's rubric checks per agent
+    turn. ``checks="all"`` runs every criterion with the library's own criterion functions (the
+    same checks, personal-data echo included); ``"regex"`` only the pattern, length and fact checks."""
     from eval.rubrics import load_rubrics
+    from eval.rubrics.criteria import Answer, ItemView, evaluate
+    from eval.rubrics.items import TurnView
 
     book = load_rubrics(RUBRICS)
     start = time.perf_counter()
@@ -105,15 +109,21 @@ def plain_loop(tickets: Path) -> tuple[int, float]:
         for line in fh:
             ticket = json.loads(line)
             rubric = book.for_category(ticket["category"])
-            for turn in ticket["turns"]:
+            turns = ticket["turns"]
+            for i, turn in enumerate(turns):
                 if turn["role"] != "agent":
                     continue
                 items += 1
-                _checks(rubric, turn["text"].lower(), ticket.get("metadata") or {})
+                if checks == "all":
+                    view = ItemView(ticket.get("metadata") or {}, tuple(TurnView(t["role"], t["text"]) for t in turns[:i]))
+                    answer = Answer.of(turn["text"])
+                    [evaluate(c, answer, view) for c in rubric.criteria]
+                else:
+                    _regex_checks(rubric, turn["text"].lower(), ticket.get("metadata") or {})
     return items, time.perf_counter() - start
 
 
-def _checks(rubric, text: str, metadata: dict) -> list[bool]:
+def _regex_checks(rubric, text: str, metadata: dict) -> list[bool]:
     out = []
     for c in rubric.criteria:
         pattern: re.Pattern[str] | None = getattr(c, "regex", None)

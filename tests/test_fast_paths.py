@@ -86,3 +86,58 @@ def test_a_coercible_item_line_is_read_as_pydantic_reads_it() -> None:
     data = json.loads(next(_answer_batch([(TICKET, 1)], _Fixed())).to_json())
     data["turn_index"] = "1"
     assert isinstance(read_item("items.jsonl", 1, json.dumps(data).encode()), Item)
+
+
+PII_VALUES = [
+    ("+44 20 7946 0018", "020-7946-0018"), ("jana.novak@example.com", "JANA.NOVAK@EXAMPLE.COM"),
+    ("4111 1111 1111 1111", "4111-1111-1111-1111"), ("GB82 WEST 1234 5698 7654 32", "GB82WEST12345698765432"),
+    ("221B Baker Street", "221B  Baker Street,"), ("Hauptstraße 12", "Hauptstraße  12"),
+    ("(555) 010-4477", "555.010.4477"),
+]
+
+
+@pytest.mark.parametrize(("said", "echoed"), PII_VALUES)
+def test_the_echo_pre_check_never_skips_a_real_echo(said: str, echoed: str) -> None:
+    """``Answer.may_hold`` only lets no_pii_echo skip the scan of an answer that cannot hold a
+    context value: every respelling the scan itself matches must get through it."""
+    from eval.rubrics.criteria import Answer, ItemView, pii_keys
+    from eval.rubrics.items import TurnView
+
+    view = ItemView({}, (TurnView("customer", f"Reach me at {said}, thanks."),))
+    assert view.context_pii, said
+    for answer_text, echoes in ((f"Noted: {echoed}.", True), (f"Noted: {said}!", True),
+                                ("We will call you on the number you gave.", False)):
+        answer = Answer.of(answer_text)
+        truth = bool(pii_keys(answer_text) & view.context_pii)
+        assert truth == echoes, answer_text
+        assert answer.may_hold(view.context_pii) or not truth, answer_text
+
+
+def test_the_echo_pre_check_agrees_with_the_full_scan_on_the_demo() -> None:
+    """On every demo item whose context holds personal data, skipping by the pre-check changes no
+    no_pii_echo value (the pre-check may only say 'maybe')."""
+    from eval.rubrics.criteria import Answer, ItemView, pii_keys
+
+    checked = 0
+    for line in (DEMO / "tickets.jsonl").read_text(encoding="utf-8").splitlines()[:1500]:
+        ticket = Ticket.model_validate_json(line)
+        for i, turn in enumerate(ticket.turns):
+            view = ItemView(ticket.metadata, tuple(ticket.turns[:i]))
+            if turn.role != "agent" or not view.context_pii:
+                continue
+            answer = Answer.of(turn.text)
+            assert answer.may_hold(view.context_pii) or not (pii_keys(turn.text) & view.context_pii)
+            checked += 1
+    assert checked > 100
+
+
+def test_score_lines_are_the_bytes_of_score_to_json() -> None:
+    """``AnswerScore.to_json`` writes score lines without building records: same bytes, N/A,
+    judge reasons and errors included."""
+    from eval.rubrics.score import AnswerScore
+
+    results = (("a", 1.0, True, False, None, None), ("b", None, None, True, None, None),
+               ("c", 0.008333333333333333, False, False, "too short", None), ("d", None, None, False, None, "timeout"))
+    for score in (AnswerScore("r@1", results, 0.8461538461538461, False),
+                  AnswerScore("r@1", results, 0.0, True), AnswerScore("r@1", (), None, error="no answer")):
+        assert score.to_json("T\u00e9#1", "ai") == score.to_record("T\u00e9#1", "ai").to_json()

@@ -1,18 +1,20 @@
-"""Reading items.jsonl lines for scoring: plain ``json`` with a pydantic fallback.
+"""Reading items.jsonl lines for scoring: plain JSON with a pydantic fallback.
 
 Validating every line as an ``Item`` model was a third of the scoring time, mostly spent
 building the context turns again. A line whose fields all have exactly the types ``Item``
-declares is read with ``json.loads`` into the few plain fields the criteria use; any other line
-(wrong or missing field, coercible value, usage figures) goes through ``Item`` itself, which
-either accepts it or raises the usual error naming the file, line and field.
+declares is read with pydantic's JSON parser (twice as fast as ``json.loads``) into the few
+plain fields the criteria use; any other line (wrong or missing field, coercible value, usage
+figures) goes through ``Item`` itself, which either accepts it or raises the usual error naming
+the file, line and field.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pydantic_core import from_json
 
 from eval.records import Item
 from eval.store import parse_line
@@ -70,7 +72,7 @@ def _number(value: Any) -> None:
 
 
 def _view(line: bytes) -> ItemLine:
-    raw = json.loads(line)
+    raw = from_json(line)
     if type(raw) is not dict or type(raw.get("turn_index")) is not int:
         raise _Unusual
     _str(raw.get("ticket_id"))
