@@ -19,8 +19,8 @@ from pydantic_core import to_json
 from eval.config import ReplayConfig
 from eval.engines import Engine
 from eval.engines.local import available_cpus, ordered_threads
-from eval.records import AIAnswer, HumanAnswer, Item, Ticket, Turn, item_id
-from eval.responders import ReplayRequest, Responder, build_responder
+from eval.records import AIAnswer, HumanAnswer, Item, Ticket, item_id
+from eval.responders import ReplayRequest, Responder, build_responder, copy_turn
 from eval.responders.precomputed import MISSING, Precomputed
 from eval.store import (
     Checkpoint,
@@ -28,7 +28,6 @@ from eval.store import (
     batch_rows,
     file_stat,
     parse_line,
-    read_jsonl,
     read_lines,
 )
 
@@ -71,20 +70,10 @@ def agent_turn_indices(ticket: Ticket, which: Which) -> list[int]:
     return indices[:1] if which == "first" else indices
 
 
-def _copy(turn: Turn) -> Turn:
-    """A turn's own fields are strings, so a shallow copy is enough unless it carries extra
-    fields (which may be mutable); deep copies were half the replay's time."""
-    return turn.model_copy(deep=bool(turn.model_extra))
-
-
 def replay_request(ticket: Ticket, turn_index: int) -> ReplayRequest:
-    """Copies of the earlier turns, so a responder cannot reach the ticket through them."""
-    return ReplayRequest(
-        item_id=item_id(ticket.ticket_id, turn_index),
-        ticket_id=ticket.ticket_id,
-        turn_index=turn_index,
-        context=tuple(_copy(t) for t in ticket.turns[:turn_index]),
-    )
+    """The earlier turns only; the request copies them when a responder reads its context."""
+    return ReplayRequest(item_id(ticket.ticket_id, turn_index), ticket.ticket_id, turn_index,
+                         ticket.turns[:turn_index])
 
 
 def _checked(answer: AIAnswer, responder: Responder, request: ReplayRequest) -> AIAnswer:
@@ -98,15 +87,21 @@ def _checked(answer: AIAnswer, responder: Responder, request: ReplayRequest) -> 
     return answer
 
 
-def _answered(batch: list[tuple[Ticket, int]], responder: Responder) -> list[tuple[Ticket, int, AIAnswer]]:
-    """One responder call for ``batch``; each answer checked and paired with its ticket and turn."""
-    requests = [replay_request(ticket, i) for ticket, i in batch]
+def _answers(responder: Responder, requests: list[ReplayRequest]) -> list[AIAnswer]:
+    """One responder call; a responder that loses or invents answers stops the replay."""
     answers = responder.answer(requests)
     if len(answers) != len(requests):
         raise ValueError(
             f"responder {responder.name!r} returned {len(answers)} answers "
             f"for {len(requests)} requests"
         )
+    return answers
+
+
+def _answered(batch: list[tuple[Ticket, int]], responder: Responder) -> list[tuple[Ticket, int, AIAnswer]]:
+    """One responder call for ``batch``; each answer checked and paired with its ticket and turn."""
+    requests = [replay_request(ticket, i) for ticket, i in batch]
+    answers = _answers(responder, requests)
     return [(ticket, i, _checked(answer, responder, request))
             for (ticket, i), request, answer in zip(batch, requests, answers, strict=True)]
 
@@ -119,7 +114,7 @@ def _answer_batch(batch: list[tuple[Ticket, int]], responder: Responder) -> Iter
             ticket_id=ticket.ticket_id,
             turn_index=i,
             category=ticket.category,
-            context=[_copy(t) for t in ticket.turns[:i]],
+            context=[copy_turn(t) for t in ticket.turns[:i]],
             human=HumanAnswer(text=turn.text, author=turn.author),
             ai=answer,
             metadata=ticket.metadata,
@@ -161,21 +156,47 @@ def _json(value: Any) -> str:
     return to_json(value).decode()
 
 
+@dataclass(frozen=True, slots=True)
+class _TicketJSON:
+    """A ticket's pieces of its item lines, each serialised once for all its items: the item id
+    up to the turn index, the ticket id, the category, the turns and the metadata."""
+
+    item_id: str
+    ticket_id: str
+    category: str
+    turns: list[str]
+    metadata: str
+
+    @classmethod
+    def of(cls, ticket: Ticket) -> _TicketJSON:
+        ticket_id = _json(ticket.ticket_id)
+        return cls(ticket_id[:-1] + "#", f'","ticket_id":{ticket_id},"turn_index":',
+                   f',"category":{_json(ticket.category)},"context":[',
+                   [], _json(ticket.metadata))
+
+    def context(self, ticket: Ticket, i: int) -> str:
+        """The turns before turn ``i``; each turn serialised when an item first needs it (the last
+        agent turn and those after it are in no context)."""
+        turns = self.turns
+        while len(turns) < i:
+            turns.append(ticket.turns[len(turns)].model_dump_json())
+        return ",".join(turns[:i])
+
+
 def _item_lines(batch: list[tuple[Ticket, int, AIAnswer]]) -> Iterator[str]:
     """Byte for byte the ``Item(...).to_json()`` of each answered turn (same serialiser), without
     building items: each turn and the metadata are serialised once per ticket, not once per later
     item whose context repeats them (building and copying those was most of the replay's time)."""
-    ticket_json: dict[int, tuple[list[str], str]] = {}
+    parts: dict[int, _TicketJSON] = {}
     for ticket, i, answer in batch:
-        if id(ticket) not in ticket_json:
-            ticket_json[id(ticket)] = ([t.model_dump_json() for t in ticket.turns], _json(ticket.metadata))
-        turns, metadata = ticket_json[id(ticket)]
+        p = parts.get(id(ticket))
+        if p is None:
+            p = parts[id(ticket)] = _TicketJSON.of(ticket)
         turn = ticket.turns[i]
         yield (
-            f'{{"item_id":{_json(item_id(ticket.ticket_id, i))},"ticket_id":{_json(ticket.ticket_id)},'
-            f'"turn_index":{i},"category":{_json(ticket.category)},"context":[{",".join(turns[:i])}],'
-            f'"human":{HumanAnswer(text=turn.text, author=turn.author).model_dump_json()},'
-            f'"ai":{answer.model_dump_json()},"metadata":{metadata}}}'
+            f'{{"item_id":{p.item_id}{i}{p.ticket_id}{i}{p.category}{p.context(ticket, i)}],'
+            f'"human":{_json({"text": turn.text, "author": turn.author})},'
+            f'"ai":{answer.model_dump_json()},"metadata":{p.metadata}}}'
         )
 
 
@@ -368,38 +389,98 @@ def retry_errors_to_file(
     items_path: Path, cfg: ReplayConfig, resolve: Callable[[str], Path], tickets_path: Path,
     *, clock: Callable[[], float] = time.perf_counter,
 ) -> ReplaySummary:
-    """Re-answer only the items whose ``ai.error`` is set; every other line is kept byte for byte."""
+    """Re-answer only the items whose ``ai.error`` is set; every other line is kept byte for byte.
+
+    Streams: memory grows with the number of failed items (their line numbers), not the file."""
     responder = build_responder(cfg.responder, tickets_path, resolve)
     timed = _Timed(responder, clock)
     batch_size = getattr(cfg.responder, "batch_size", DEFAULT_BATCH)
-    lines = [ln for ln in items_path.read_text(encoding="utf-8").splitlines(keepends=True) if ln.strip()]
-    items = list(read_jsonl(items_path, Item))
-    failed = [i for i, item in enumerate(items) if item.ai.error]
     tally = _Tally()
     try:
-        for start in range(0, len(failed), batch_size):
-            chunk = failed[start:start + batch_size]
-            requests = [_request_of(items[i]) for i in chunk]
-            for i, request, answer in zip(chunk, requests, timed.answer(requests), strict=True):
-                items[i] = items[i].model_copy(update={"ai": _checked(answer, responder, request)})
-                lines[i] = items[i].to_json() + "\n"
+        failed = _failed_lines(items_path, tally)
+        _rewrite(items_path, failed, timed, batch_size, tally)
     finally:
         _close(responder)
-    with atomic_writer(items_path) as fh:
-        fh.writelines(lines)
-    tally.tickets = len({item.ticket_id for item in items})
-    tally.replayed.update({item.ticket_id: item.category for item in items}.values())
-    for item in items:
-        tally.add(item.category, item.ai)
     summary = _summary(tally, responder, timed.seconds, cfg.turns)
     return summary.model_copy(update={"retried": len(failed)})
 
 
+def _failed_lines(items_path: Path, tally: _Tally) -> list[int]:
+    """Line numbers of the items whose ``ai.error`` is set; every line is validated (a bad one
+    raises before any answer is asked for) and the others are counted. A ticket's items are
+    consecutive (replay writes them so), so tickets are counted where the ticket id changes."""
+    failed: list[int] = []
+    last_ticket: str | None = None
+    for lineno, _, line in read_lines(items_path):
+        item = parse_line(items_path, lineno, line, Item)
+        if item.ticket_id != last_ticket:
+            last_ticket = item.ticket_id
+            tally.tickets += 1
+            tally.replayed[item.category] += 1
+        if item.ai.error:
+            failed.append(lineno)
+        else:
+            tally.add(item.category, item.ai)
+    return failed
+
+
+def _rewrite(items_path: Path, failed: list[int], responder: Responder, batch_size: int, tally: _Tally) -> None:
+    """Replace ``items_path`` by its copy with the failed lines answered again; a failure leaves
+    the file as it was and no partial copy behind."""
+    try:
+        with atomic_writer(items_path) as fh:
+            _copy_retrying(items_path, fh, failed, responder, batch_size, tally)
+    except BaseException:
+        items_path.with_name(items_path.name + ".partial").unlink(missing_ok=True)
+        raise
+
+
+def _copy_retrying(
+    items_path: Path, fh: Any, failed: list[int], responder: Responder, batch_size: int, tally: _Tally,
+) -> None:
+    """Copy ``items_path`` line by line into ``fh``, the failed lines answered again a batch at a
+    time: one reader fetches the next batch's lines, a second one copies up to the batch's end."""
+    ahead, behind = read_lines(items_path), read_lines(items_path)
+    for start in range(0, len(failed), batch_size):
+        chunk = failed[start:start + batch_size]
+        retried = _retried(items_path, _lines_at(ahead, chunk), responder, tally)
+        for lineno, _, line in behind:
+            fh.write(retried.get(lineno) or line.decode("utf-8"))
+            if lineno == chunk[-1]:
+                break
+    for _, _, line in behind:
+        fh.write(line.decode("utf-8"))
+
+
+def _lines_at(lines: Iterator[tuple[int, int, bytes]], wanted: list[int]) -> list[tuple[int, bytes]]:
+    """The lines numbered ``wanted`` (ascending), read on from where ``lines`` stands."""
+    found: list[tuple[int, bytes]] = []
+    for lineno, _, line in lines:
+        if lineno == wanted[len(found)]:
+            found.append((lineno, line))
+            if len(found) == len(wanted):
+                break
+    return found
+
+
+def _retried(
+    items_path: Path, lines: list[tuple[int, bytes]], responder: Responder, tally: _Tally,
+) -> dict[int, str]:
+    """One responder call for a batch of failed item lines: their new lines by line number."""
+    items = [parse_line(items_path, lineno, line, Item) for lineno, line in lines]
+    requests = [_request_of(item) for item in items]
+    answers = _answers(responder, requests)
+    out: dict[int, str] = {}
+    for (lineno, _), item, request, answer in zip(lines, items, requests, answers, strict=True):
+        ai = _checked(answer, responder, request)
+        tally.add(item.category, ai)
+        out[lineno] = item.model_copy(update={"ai": ai}).to_json() + "\n"
+    return out
+
+
 def _request_of(item: Item) -> ReplayRequest:
-    return ReplayRequest(
-        item_id=item.item_id, ticket_id=item.ticket_id, turn_index=item.turn_index,
-        context=tuple(t.model_copy(deep=True) for t in item.context),
-    )
+    """The item's context, copied by the request when a responder reads it."""
+    return ReplayRequest(item.item_id, item.ticket_id, item.turn_index, item.context)
 
 
 def _summary(tally: _Tally, responder: Responder, seconds: float, which: Which) -> ReplaySummary:
