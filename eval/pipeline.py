@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from eval import one_pass
 from eval.config import ConfigError, PrecomputedResponder, RunConfig, load_config
 from eval.engines import Engine
 from eval.progress import Advance
@@ -113,12 +114,14 @@ def config_of_run(run_dir: Path) -> RunConfig:
     return load_config(manifest["config_path"])
 
 
-def _record(run_dir: Path, stage: str, started: float, summary: BaseModel, exclude: set[str] | None = None) -> None:
+def _record(run_dir: Path, stage: str, started: float, summary: BaseModel, exclude: set[str] | None = None,
+            **extra: Any) -> None:
     update_manifest(run_dir, stages={stage: {
         "seconds": round(time.perf_counter() - started, 3),
         "finished_at": _now(),
         "summary": summary.model_dump(mode="json", exclude=exclude),
         "files": stage_files(run_dir, stage),
+        **extra,
     }})
 
 
@@ -187,6 +190,21 @@ def run_score(cfg: RunConfig, run_dir: Path, bar: Bar, items: int | None = None,
     return summary
 
 
+def run_replay_and_score(cfg: RunConfig, run_dir: Path, bar: Bar, tickets: int | None = None) -> tuple[Any, Any]:
+    """Both stages in one pass (``eval.one_pass``); each is recorded in the manifest as if run alone,
+    with the pass's time under replay and ``one_pass`` set on both."""
+    from eval.one_pass import replay_and_score_to_file
+
+    started = time.perf_counter()
+    with bar("replay + score", tickets) as advance:
+        replay, score = replay_and_score_to_file(
+            run_dir / ARTIFACTS["tickets"], run_dir / ARTIFACTS["items"], run_dir / ARTIFACTS["scores"], cfg, advance,
+        )
+    _record(run_dir, "replay", started, replay, one_pass=True)
+    _record(run_dir, "score", time.perf_counter(), score, one_pass=True)
+    return replay, score
+
+
 def _judge_runner(cfg: RunConfig) -> Any:
     """The ``llm_judge`` endpoint when the config has a judge section, else None."""
     if cfg.judge is None:
@@ -204,7 +222,7 @@ def _rubric_judge(runner: Any) -> Any:
 
 def run_retry_errors(cfg: RunConfig, run_dir: Path) -> Any:
     """Re-answer only the items whose AI call failed (``replay --retry-errors``)."""
-    from eval.replay import retry_errors_to_file
+    from eval.replay_retry import retry_errors_to_file
 
     started = time.perf_counter()
     summary = retry_errors_to_file(
@@ -345,8 +363,12 @@ def run_all(
     start_run(cfg, run_dir, force=force, resume=resume)
     done = finished(run_dir, "ingest")
     ingest = _checked_quarantine(cfg, run_dir, done) if done else run_ingest(cfg, run_dir, bar)
-    replay = finished(run_dir, "replay") or run_replay(cfg, run_dir, bar, ingest.kept, engine)
-    score = finished(run_dir, "score") or run_score(cfg, run_dir, bar, replay.items, engine)
+    replay = finished(run_dir, "replay")
+    if replay is None and one_pass.applies(cfg, engine):
+        replay, score = run_replay_and_score(cfg, run_dir, bar, ingest.kept)
+    else:
+        replay = replay or run_replay(cfg, run_dir, bar, ingest.kept, engine)
+        score = finished(run_dir, "score") or run_score(cfg, run_dir, bar, replay.items, engine)
     summaries: dict[str, Any] = {"ingest": ingest, "replay": replay, "score": score}
     if cfg.ratings.files:
         summaries["ratings"] = finished(run_dir, "ratings") or run_ratings(cfg, run_dir)

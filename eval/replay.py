@@ -24,7 +24,6 @@ from eval.responders import ReplayRequest, Responder, build_responder, copy_turn
 from eval.responders.precomputed import MISSING, Precomputed
 from eval.store import (
     Checkpoint,
-    atomic_writer,
     batch_rows,
     file_stat,
     parse_line,
@@ -282,31 +281,42 @@ class _Tally:
 
 @dataclass(frozen=True)
 class ReplayedGroup:
-    """Item lines of one group of whole tickets, their counts, and the input position after them."""
+    """Item lines of one group of whole tickets, their counts, and the input position after them;
+    ``scored`` is what a ``Scorer`` made of the same items (one-pass runs), else None."""
 
     text: str
     items: int
     tickets: int
     position: dict[str, int]
     tally: dict[str, Any]
+    scored: Any = None
+
+
+Answered = list[tuple[Ticket, int, AIAnswer]]
+Scorer = Callable[[Answered], Any]
+"""Scores answered turns right after replay (``eval.rubrics.score.score_answered``), so a run
+need not write items.jsonl and read it back."""
 
 
 def replay_group(
     group: list[Ticket], position: dict[str, int], responder: Responder, which: Which, size: int,
-    clock: Callable[[], float] = time.perf_counter,
+    clock: Callable[[], float] = time.perf_counter, scorer: Scorer | None = None,
 ) -> ReplayedGroup:
     """One responder call for a group of whole tickets: the unit both engines run."""
     tally = _Tally()
     timed = _Timed(responder, clock)
     lines = []
+    everything: Answered = []
     for batch in _batches(tally.read(group, responder.held_out), timed, which, max(size, 1)):
         answered = _answered(batch, timed)
         lines.extend(_item_lines(answered))
         for ticket, _, answer in answered:
             tally.add(ticket.category, answer)
+        everything.extend(answered)
     tally.seconds = timed.seconds
     text = "\n".join(lines) + "\n" if lines else ""
-    return ReplayedGroup(text, len(lines), tally.tickets, position, tally.state())
+    scored = scorer(everything) if scorer is not None else None
+    return ReplayedGroup(text, len(lines), tally.tickets, position, tally.state(), scored)
 
 
 def replay_to_file(
@@ -383,104 +393,6 @@ def _close(responder: Responder) -> None:
     close = getattr(responder, "close", None)
     if close is not None:
         close()
-
-
-def retry_errors_to_file(
-    items_path: Path, cfg: ReplayConfig, resolve: Callable[[str], Path], tickets_path: Path,
-    *, clock: Callable[[], float] = time.perf_counter,
-) -> ReplaySummary:
-    """Re-answer only the items whose ``ai.error`` is set; every other line is kept byte for byte.
-
-    Streams: memory grows with the number of failed items (their line numbers), not the file."""
-    responder = build_responder(cfg.responder, tickets_path, resolve)
-    timed = _Timed(responder, clock)
-    batch_size = getattr(cfg.responder, "batch_size", DEFAULT_BATCH)
-    tally = _Tally()
-    try:
-        failed = _failed_lines(items_path, tally)
-        _rewrite(items_path, failed, timed, batch_size, tally)
-    finally:
-        _close(responder)
-    summary = _summary(tally, responder, timed.seconds, cfg.turns)
-    return summary.model_copy(update={"retried": len(failed)})
-
-
-def _failed_lines(items_path: Path, tally: _Tally) -> list[int]:
-    """Line numbers of the items whose ``ai.error`` is set; every line is validated (a bad one
-    raises before any answer is asked for) and the others are counted. A ticket's items are
-    consecutive (replay writes them so), so tickets are counted where the ticket id changes."""
-    failed: list[int] = []
-    last_ticket: str | None = None
-    for lineno, _, line in read_lines(items_path):
-        item = parse_line(items_path, lineno, line, Item)
-        if item.ticket_id != last_ticket:
-            last_ticket = item.ticket_id
-            tally.tickets += 1
-            tally.replayed[item.category] += 1
-        if item.ai.error:
-            failed.append(lineno)
-        else:
-            tally.add(item.category, item.ai)
-    return failed
-
-
-def _rewrite(items_path: Path, failed: list[int], responder: Responder, batch_size: int, tally: _Tally) -> None:
-    """Replace ``items_path`` by its copy with the failed lines answered again; a failure leaves
-    the file as it was and no partial copy behind."""
-    try:
-        with atomic_writer(items_path) as fh:
-            _copy_retrying(items_path, fh, failed, responder, batch_size, tally)
-    except BaseException:
-        items_path.with_name(items_path.name + ".partial").unlink(missing_ok=True)
-        raise
-
-
-def _copy_retrying(
-    items_path: Path, fh: Any, failed: list[int], responder: Responder, batch_size: int, tally: _Tally,
-) -> None:
-    """Copy ``items_path`` line by line into ``fh``, the failed lines answered again a batch at a
-    time: one reader fetches the next batch's lines, a second one copies up to the batch's end."""
-    ahead, behind = read_lines(items_path), read_lines(items_path)
-    for start in range(0, len(failed), batch_size):
-        chunk = failed[start:start + batch_size]
-        retried = _retried(items_path, _lines_at(ahead, chunk), responder, tally)
-        for lineno, _, line in behind:
-            fh.write(retried.get(lineno) or line.decode("utf-8"))
-            if lineno == chunk[-1]:
-                break
-    for _, _, line in behind:
-        fh.write(line.decode("utf-8"))
-
-
-def _lines_at(lines: Iterator[tuple[int, int, bytes]], wanted: list[int]) -> list[tuple[int, bytes]]:
-    """The lines numbered ``wanted`` (ascending), read on from where ``lines`` stands."""
-    found: list[tuple[int, bytes]] = []
-    for lineno, _, line in lines:
-        if lineno == wanted[len(found)]:
-            found.append((lineno, line))
-            if len(found) == len(wanted):
-                break
-    return found
-
-
-def _retried(
-    items_path: Path, lines: list[tuple[int, bytes]], responder: Responder, tally: _Tally,
-) -> dict[int, str]:
-    """One responder call for a batch of failed item lines: their new lines by line number."""
-    items = [parse_line(items_path, lineno, line, Item) for lineno, line in lines]
-    requests = [_request_of(item) for item in items]
-    answers = _answers(responder, requests)
-    out: dict[int, str] = {}
-    for (lineno, _), item, request, answer in zip(lines, items, requests, answers, strict=True):
-        ai = _checked(answer, responder, request)
-        tally.add(item.category, ai)
-        out[lineno] = item.model_copy(update={"ai": ai}).to_json() + "\n"
-    return out
-
-
-def _request_of(item: Item) -> ReplayRequest:
-    """The item's context, copied by the request when a responder reads it."""
-    return ReplayRequest(item.item_id, item.ticket_id, item.turn_index, item.context)
 
 
 def _summary(tally: _Tally, responder: Responder, seconds: float, which: Which) -> ReplaySummary:

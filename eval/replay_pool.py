@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from itertools import chain, islice
 from pathlib import Path
 
 from eval.engines.local import ordered_map
 from eval.records import Ticket
-from eval.replay import ReplayedGroup, Which, agent_turn_indices, replay_group
+from eval.replay import ReplayedGroup, Scorer, Which, agent_turn_indices, replay_group
 from eval.responders import Responder
 from eval.responders.precomputed import Precomputed
 from eval.store import parse_line, read_lines
@@ -62,31 +63,43 @@ def raw_groups(path: Path, position: dict[str, int], held_out: frozenset[str], w
         yield RawGroup(str(path), tuple(lines), size, {"offset": offset, "line": lineno}, which)
 
 
-def _replay_raw(group: RawGroup, responder: Responder) -> ReplayedGroup:
+def _replay_raw(group: RawGroup, responder: Responder, scorer: Scorer | None = None) -> ReplayedGroup:
     tickets = [parse_line(group.path, lineno, line, Ticket) for lineno, line in group.lines]
-    return replay_group(tickets, group.position, responder, group.which, group.size)
+    return replay_group(tickets, group.position, responder, group.which, group.size, scorer=scorer)
 
 
-_WORKER: list[Precomputed] = []
-"""The responder of a pool process, built once by ``_start`` (it lives as long as the process)."""
+_WORKER: list[tuple[Precomputed, Scorer | None]] = []
+"""The responder (and scorer) of a pool process, built once by ``_start`` (it lives as long as the process)."""
 
 
-def _start(answers_path: str, tickets_path: str) -> None:
-    _WORKER[:] = [Precomputed.from_files(Path(answers_path), Path(tickets_path))]
+def _scorer(rubrics_path: str | None) -> Scorer | None:
+    if rubrics_path is None:
+        return None
+    from eval.rubrics.score import score_answered
+    from eval.rubrics.spec import load_rubrics
+
+    return partial(score_answered, load_rubrics(Path(rubrics_path)))
+
+
+def _start(answers_path: str, tickets_path: str, rubrics_path: str | None) -> None:
+    _WORKER[:] = [(Precomputed.from_files(Path(answers_path), Path(tickets_path)), _scorer(rubrics_path))]
 
 
 def _in_worker(group: RawGroup) -> ReplayedGroup:
-    return _replay_raw(group, _WORKER[0])
+    return _replay_raw(group, *_WORKER[0])
 
 
 def replayed_groups(tickets_path: Path, position: dict[str, int], responder: Precomputed, which: Which,
-                    batch_size: int, workers: int) -> Iterator[ReplayedGroup]:
-    """``ReplayedGroup`` results in ticket order; fewer than two groups stay in this process."""
+                    batch_size: int, workers: int, rubrics_path: Path | None = None) -> Iterator[ReplayedGroup]:
+    """``ReplayedGroup`` results in ticket order, scored with the rubrics at ``rubrics_path`` when
+    given (one pass, ``eval.one_pass``); fewer than two groups stay in this process."""
     groups = raw_groups(tickets_path, position, responder.held_out, which, batch_size)
     head = list(islice(groups, 2))
+    rubrics = None if rubrics_path is None else str(rubrics_path)
     if workers <= 1 or len(head) < 2:
+        scorer = _scorer(rubrics)
         for group in chain(head, groups):
-            yield _replay_raw(group, responder)
+            yield _replay_raw(group, responder, scorer)
         return
     yield from ordered_map(_in_worker, chain(head, groups), workers, _start,
-                           (str(responder.answers_path), str(tickets_path)))
+                           (str(responder.answers_path), str(tickets_path), rubrics))

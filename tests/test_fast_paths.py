@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,48 @@ def test_score_lines_are_the_bytes_of_score_to_json() -> None:
     for score in (AnswerScore("r@1", results, 0.8461538461538461, False),
                   AnswerScore("r@1", results, 0.0, True), AnswerScore("r@1", (), None, error="no answer")):
         assert score.to_json("T\u00e9#1", "ai") == score.to_record("T\u00e9#1", "ai").to_json()
+
+
+def test_one_pass_run_writes_the_bytes_of_replay_then_score(tmp_path: Path) -> None:
+    """`run` replays and scores in one pass on worker processes; re-running the two stages alone
+    over its tickets gives the same items.jsonl and scores.jsonl, and the same summaries."""
+    import subprocess
+    import sys
+
+    lines = (DEMO / "tickets.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)[:400]
+    (tmp_path / "tickets.jsonl").write_text("".join(lines), encoding="utf-8")
+    (tmp_path / "config.yaml").write_text(
+        f"name: t\nseed: 7\ndata: {{paths: [tickets.jsonl]}}\nrubrics: {{path: {DEMO / 'rubrics'}}}\n"
+        f"replay: {{turns: all, responder: {{kind: precomputed, path: {DEMO / 'ai_answers.jsonl'}}}}}\n",
+        encoding="utf-8")
+    run = tmp_path / "run"
+
+    def cli(*args: str) -> None:
+        res = subprocess.run([sys.executable, "-m", "eval", *args], capture_output=True, text=True, timeout=300,
+                             check=False, env={**os.environ, "SUPPORT_EVAL_BATCH_ROWS": "100"})
+        assert res.returncode == 0, res.stderr
+
+    cli("run", str(tmp_path / "config.yaml"), "--out", str(run))
+    one = {n: (run / n).read_bytes() for n in ("items.jsonl", "scores.jsonl")}
+    stages = json.loads((run / "manifest.json").read_text())["stages"]
+    assert stages["replay"]["one_pass"] and stages["score"]["one_pass"]
+    cli("replay", str(run))
+    cli("score", str(run))
+    assert {n: (run / n).read_bytes() for n in one} == one
+    again = json.loads((run / "manifest.json").read_text())["stages"]
+    assert "one_pass" not in again["score"]
+    drop = {"answer_seconds", "ms_per_item"}
+    assert ({k: v for k, v in again["replay"]["summary"].items() if k not in drop}
+            == {k: v for k, v in stages["replay"]["summary"].items() if k not in drop})
+    # Means are sums over batches, and the two paths cut batches differently: equal to rounding.
+    got, want = _flat(again["score"]["summary"]), _flat(stages["score"]["summary"])
+    assert got.keys() == want.keys()
+    assert all(got[k] == pytest.approx(want[k], rel=1e-12) if isinstance(want[k], float) else got[k] == want[k]
+               for k in want)
+
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+    out: dict = {}
+    for key, value in tree.items():
+        out.update(_flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {prefix + key: value})
+    return out

@@ -14,7 +14,8 @@ from fake_openai import FakeState, serve
 from eval.config import OpenAIResponder, ReplayConfig
 from eval.records import Item, Ticket, Turn
 from eval.redact import find_pii
-from eval.replay import replay_request, replay_to_file, retry_errors_to_file
+from eval.replay import replay_request, replay_to_file
+from eval.replay_retry import retry_errors_to_file
 from eval.responders import build_responder
 from eval.responders._http import ChatClient, retry_after_seconds
 from eval.responders.openai import OPENING, OpenAIChat, build_messages

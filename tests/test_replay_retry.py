@@ -10,7 +10,8 @@ import pytest
 
 from eval.config import PrecomputedResponder, ReplayConfig
 from eval.records import AIAnswer, Ticket
-from eval.replay import _rewrite, _Tally, replay_to_file, retry_errors_to_file
+from eval.replay import _Tally, replay_to_file
+from eval.replay_retry import _rewrite, retry_errors_to_file
 from eval.store import RecordError
 
 VOLATILE = {"answer_seconds", "ms_per_item", "retried"}

@@ -24,7 +24,9 @@ DEMO = ROOT / "datasets" / "demo"
 TICKETS = 600
 SLOW_MS = 40
 ENV = {"SOURCE_DATE_EPOCH": "1767225600", "SUPPORT_EVAL_BATCH_ROWS": "100", "COLUMNS": "1000"}
-STAGES = ("ingest", "replay", "score", "ratings", "decide", "report")
+STAGES = ("ingest", "replay", "ratings", "decide", "report")
+"""With the precomputed responder, replay and scoring are one pass (``eval.one_pass``); the
+two-stage path is killed in ``test_a_two_stage_run_killed_in_replay_and_in_score_resumes``."""
 TRIGGERS: dict[str, tuple[str, ...]] = {
     "ingest": ("tickets.jsonl.progress.json",),
     "replay": ("items.jsonl.progress.json",),
@@ -108,6 +110,24 @@ def test_killed_in_every_stage_and_resumed_gives_the_same_bytes(project: Path, r
     ids = [json.loads(line)["item_id"] for line in (out / "items.jsonl").read_text().splitlines()]
     assert len(ids) == len(set(ids)) == json.loads((reference / "manifest.json").read_text())["counts"]["items"]
     assert len(json.loads((out / "manifest.json").read_text())["resumed_at"]) == len(STAGES)
+
+
+def test_a_two_stage_run_killed_in_replay_and_in_score_resumes(project: Path, tmp_path: Path) -> None:
+    """The retrieval responder replays and scores in two stages, each killed and resumed."""
+    config = tmp_path / "retrieval.yaml"
+    config.write_text(f"name: r\nseed: 7\ndata: {{paths: [{project / 'tickets.jsonl'}]}}\n"
+                      f"replay: {{turns: all, responder: {{kind: retrieval, batch_size: 64}}}}\n"
+                      f"rubrics: {{path: {project / 'rubrics'}}}\n", encoding="utf-8")
+    reference = tmp_path / "reference"
+    assert _run(config, reference).returncode == 0
+    assert "one_pass" not in json.loads((reference / "manifest.json").read_text())["stages"]["score"]
+    rng = np.random.default_rng(7)
+    out = tmp_path / "run"
+    for stage in ("replay", "score"):
+        _kill_inside(config, out, stage, float(rng.uniform(0, 1.5 * SLOW_MS / 1000)))
+    res = _run(config, out)
+    assert res.returncode == 0, res.stderr
+    assert _artifacts(out) == _artifacts(reference)
 
 
 def test_a_finished_run_is_not_redone(project: Path, reference: Path, tmp_path: Path) -> None:

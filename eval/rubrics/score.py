@@ -18,7 +18,7 @@ from pydantic_core import to_json
 
 from eval.engines import Engine
 from eval.engines.local import available_cpus, ordered_map
-from eval.records import CriterionResult, Item, Score, Side
+from eval.records import AIAnswer, CriterionResult, Item, Score, Side, Ticket, item_id
 from eval.rubrics.criteria import (
     Answer,
     ItemView,
@@ -27,7 +27,7 @@ from eval.rubrics.criteria import (
     JudgeRequest,
     evaluate,
 )
-from eval.rubrics.items import read_item
+from eval.rubrics.items import AnswerView, ItemLine, read_item
 from eval.rubrics.spec import Rubric, RubricBook, RubricError, load_rubrics
 from eval.store import Checkpoint, batch_rows, file_stat, parse_line, read_lines
 
@@ -292,11 +292,17 @@ def line_batches(path: Path, position: dict[str, int], size: int) -> Iterator[Li
 
 
 def score_batch(book: RubricBook, batch: LineBatch, judge: Judge | None = None) -> ScoredBatch:
-    """Parse and score one batch: human then ai score line per item, in item order, with the
-    batch's counts. Pure apart from ``judge`` (called once per chunk so its calls overlap)."""
+    """Parse and score one batch of item lines. Pure apart from ``judge``."""
     # A judge gets the context turns themselves, so judged batches keep the full models.
     items = ([read_item(batch.path, lineno, line) for lineno, line in batch.lines] if judge is None
              else [parse_line(batch.path, lineno, line, Item) for lineno, line in batch.lines])
+    return score_items(book, items, batch.position, judge)
+
+
+def score_items(book: RubricBook, items: Sequence[Item | ItemLine], position: dict[str, int],
+                judge: Judge | None = None) -> ScoredBatch:
+    """Human then ai score line per item, in item order, with the counts; ``judge`` is called
+    once per chunk of items, so its calls overlap."""
     out: list[str] = []
     tallies: dict[str, _Tally] = {}
     rubrics: dict[str, str] = {}
@@ -309,7 +315,17 @@ def score_batch(book: RubricBook, batch: LineBatch, judge: Judge | None = None) 
             tallies.setdefault(item.category, _Tally()).add(human, ai)
             rubrics.setdefault(item.category, human.rubric)
     text = "\n".join(out) + "\n" if out else ""
-    return ScoredBatch(text, len(out), len(items), batch.position, tallies, rubrics)
+    return ScoredBatch(text, len(out), len(items), position, tallies, rubrics)
+
+
+def score_answered(book: RubricBook, answered: Sequence[tuple[Ticket, int, AIAnswer]]) -> ScoredBatch:
+    """Score lines of turns replay just answered, the same bytes ``score_batch`` writes for their
+    item lines, without the round trip through items.jsonl (``eval.one_pass``)."""
+    items = [
+        ItemLine(item_id(t.ticket_id, i), t.category, tuple(t.turns[:i]), AnswerView(t.turns[i].text), ai, t.metadata)
+        for t, i, ai in answered
+    ]
+    return score_items(book, items, {})
 
 
 _WORKER_BOOK: list[RubricBook] = []
