@@ -13,7 +13,9 @@ import hashlib
 import json
 import os
 import platform
+import sqlite3
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -49,6 +51,27 @@ class RecordError(ValueError):
 
 class WriteError(OSError):
     """The run folder cannot be written (read-only, full disk, file too large); already phrased."""
+
+
+def scratch_db(schema: str) -> sqlite3.Connection:
+    """A private SQLite file with ``schema``, for indexes too big for memory. It is unlinked once
+    opened, so nothing is left behind however the process ends (SIGKILL, a Ray actor torn down);
+    without a journal SQLite never reopens it by name. Usable from one thread at a time, not
+    always the creating one (Ray actors answer on a pool thread)."""
+    folder = tempfile.mkdtemp(prefix="support-eval-scratch-")
+    path = os.path.join(folder, "scratch.sqlite")
+    db = sqlite3.connect(path, check_same_thread=False)
+    try:
+        db.execute("PRAGMA journal_mode=OFF")
+        db.execute("PRAGMA synchronous=OFF")
+        db.executescript(schema)
+    except BaseException:
+        db.close()
+        raise
+    finally:
+        Path(path).unlink(missing_ok=True)
+        os.rmdir(folder)
+    return db
 
 
 def batch_rows() -> int:

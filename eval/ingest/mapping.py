@@ -133,7 +133,10 @@ class MappingProblem(Exception):
 
 
 def apply_mapping(record: dict[str, Any], mapping: Mapping | None, cells_are_text: bool) -> dict[str, Any]:
-    """Our record shape from a source record; unmapped fields keep their names."""
+    """Our record shape from a source record; unmapped fields keep their names. Without a mapping
+    a record that is not CSV text is already in our shape: returned as is (it is only read after)."""
+    if mapping is None and not cells_are_text:
+        return record
     mapping = mapping or Mapping()
     out = dict(record)
     targets = {name: getattr(mapping.fields, name) for name in _PLAIN_TARGETS}

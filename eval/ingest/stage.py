@@ -67,16 +67,16 @@ def _ingest(
     if max_text_chars <= 0:
         raise ValueError(f"max_text_chars must be positive, got {max_text_chars}")
     sources = [str(p) for p in paths]
-    kept_ids = KeptIds(sources)
     pending = 0
-    for index, source in enumerate(sources):
-        for row in read_rows(source):
-            tally["read"] += 1
-            yield _judge(row, index, mapping, max_text_chars, kept_ids)
-            pending += 1
-            if advance is not None and pending == BATCH:
-                advance(pending)
-                pending = 0
+    with KeptIds(sources) as kept_ids:
+        for index, source in enumerate(sources):
+            for row in read_rows(source):
+                tally["read"] += 1
+                yield _judge(row, index, mapping, max_text_chars, kept_ids)
+                pending += 1
+                if advance is not None and pending == BATCH:
+                    advance(pending)
+                    pending = 0
     if advance is not None and pending:
         advance(pending)
 
@@ -119,7 +119,6 @@ def ingest_to_dir(
     re-deriving them costs less than storing them in each progress record).
     """
     out_dir = Path(out_dir)
-    rows = batch_rows()
     key = {"stage": "ingest", "sources": [file_stat(p) for p in paths], "mapping": repr(mapping),
            "max_text_chars": max_text_chars}
     tally: Counter[str] = Counter()
@@ -127,15 +126,7 @@ def ingest_to_dir(
     with Checkpoint([out_dir / ARTIFACTS["tickets"], out_dir / ARTIFACTS["quarantine"]], key) as out:
         resumed = out.open()
         done = resumed["position"]["records"] if resumed else 0
-        for n, record in enumerate(_ingest(paths, mapping, max_text_chars, advance, tally), start=1):
-            kept = isinstance(record, Ticket)
-            tally["kept" if kept else "quarantined"] += 1
-            if not kept:
-                reasons[record.reason] += 1
-            if n > done:
-                out.write(0 if kept else 1, record.model_dump_json() + "\n")
-                if n % rows == 0:
-                    out.commit({"records": n}, {})
+        _write_records(out, _ingest(paths, mapping, max_text_chars, advance, tally), done, tally, reasons)
         _reconcile(tally, [o.lines for o in out.outputs])
         out.finish()
     summary = IngestSummary(
@@ -145,6 +136,39 @@ def ingest_to_dir(
     )
     update_manifest(out_dir, ingest=summary.model_dump())
     return summary
+
+
+def _write_records(
+    out: Checkpoint, records: Iterator[Ticket | Quarantined], done: int, tally: Counter[str], reasons: Counter[str]
+) -> None:
+    """Count every record; write those after ``done`` (the ones a resumed checkpoint lacks)."""
+    rows = batch_rows()
+    pending: tuple[list[str], list[str]] = ([], [])
+    kept = quarantined = 0
+    for n, record in enumerate(records, start=1):
+        if isinstance(record, Ticket):
+            kept += 1
+            lines = pending[0]
+        else:
+            quarantined += 1
+            reasons[record.reason] += 1
+            lines = pending[1]
+        if n > done:
+            lines.append(record.model_dump_json() + "\n")
+            if n % rows == 0:
+                _flush(out, pending)
+                out.commit({"records": n}, {})
+    _flush(out, pending)
+    tally["kept"], tally["quarantined"] = kept, quarantined
+
+
+def _flush(out: Checkpoint, pending: tuple[list[str], list[str]]) -> None:
+    """One write per file and batch: a write per record (hashing, error wrapping) cost more than
+    serializing the record."""
+    for index, lines in enumerate(pending):
+        if lines:
+            out.write(index, "".join(lines), len(lines))
+            lines.clear()
 
 
 def _reconcile(tally: Counter[str], lines: list[int]) -> None:

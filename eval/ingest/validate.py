@@ -5,7 +5,7 @@ The text size limit is a run parameter, so it is checked here rather than in the
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
@@ -13,6 +13,7 @@ from pydantic_core import ErrorDetails
 from eval.ingest.mapping import Mapping, origin
 from eval.ingest.quarantine import RECORD, Problem, Reason
 from eval.records import Ticket
+from eval.store import scratch_db
 
 _SHOWN_INPUT = 80
 
@@ -74,25 +75,41 @@ def _short(value: Any) -> str:
 
 
 class KeptIds:
-    """Ticket ids kept so far and where; the only state of ingest that grows with the input.
+    """Ticket ids kept so far and where, the only state of ingest that grows with the input: in an
+    on-disk SQLite index, so it is exact and memory stays flat at millions of tickets (a dict of
+    every id cost ~100 MB per million).
 
-    Where is packed into one int (source index, line) because at millions of tickets a tuple per
-    id would cost more than the id itself.
+    Where is packed into one int (source index, line). Close it (or use it as a context manager)
+    when ingest ends.
     """
 
     _LINE_BITS = 40
+    _SCHEMA = "CREATE TABLE kept (ticket_id TEXT PRIMARY KEY, place INTEGER) WITHOUT ROWID;"
+    _CLAIM = "INSERT OR IGNORE INTO kept VALUES (?, ?)"
+    _FIRST = "SELECT place FROM kept WHERE ticket_id = ?"
 
     def __init__(self, sources: list[str]):
         self._sources = sources
-        self._where: dict[str, int] = {}
+        self._db = scratch_db(self._SCHEMA)
+        self._cursor = self._db.cursor()
 
     def claim(self, ticket_id: str, source_index: int, line: int) -> Problem | None:
         """None if the id is new (now taken), else the duplicate problem naming the first record."""
-        first = self._where.get(ticket_id)
-        if first is None:
-            self._where[ticket_id] = (source_index << self._LINE_BITS) | line
+        cursor = self._cursor
+        cursor.execute(self._CLAIM, (ticket_id, (source_index << self._LINE_BITS) | line))
+        if cursor.rowcount:
             return None
+        first = cursor.execute(self._FIRST, (ticket_id,)).fetchone()[0]
         first_source = self._sources[first >> self._LINE_BITS]
         first_line = first & ((1 << self._LINE_BITS) - 1)
         detail = f"ticket_id {ticket_id!r} already kept from {first_source} line {first_line}"
         return Problem("duplicate_ticket_id", "ticket_id", detail)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

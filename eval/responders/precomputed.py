@@ -12,16 +12,14 @@ system rarely are. Each batch of requests costs one indexed query and one read p
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from eval.records import AIAnswer, PrecomputedAnswer
 from eval.responders import ReplayRequest
-from eval.store import RecordError, parse_line, read_lines
+from eval.store import RecordError, parse_line, read_lines, scratch_db
 
 NAME = "precomputed"
 MISSING = "missing: no precomputed answer for this turn"
@@ -84,21 +82,6 @@ def _agent_turns(tickets_path: Path) -> Iterator[Key]:
                 yield ticket["ticket_id"], i
 
 
-def _anonymous_db() -> sqlite3.Connection:
-    """An index file already unlinked once opened: nothing is left behind however the process ends
-    (SIGKILL, a Ray actor torn down). Without a journal SQLite never reopens the file by name."""
-    folder = tempfile.mkdtemp(prefix="support-eval-answers-")
-    path = os.path.join(folder, "index.sqlite")
-    # One caller at a time, but not always the creating thread (Ray actors answer on a pool thread).
-    db = sqlite3.connect(path, check_same_thread=False)
-    db.execute("PRAGMA journal_mode=OFF")
-    db.execute("PRAGMA synchronous=OFF")
-    db.executescript(_SCHEMA)
-    os.unlink(path)
-    os.rmdir(folder)
-    return db
-
-
 def drop_orphans(db: sqlite3.Connection, tickets_path: Path) -> int:
     """Remove answers whose ticket is unknown or whose turn is not an agent turn; count them."""
     with db:
@@ -121,7 +104,7 @@ class Precomputed:
 
     @classmethod
     def from_files(cls, answers_path: Path, tickets_path: Path) -> Precomputed:
-        db = _anonymous_db()
+        db = scratch_db(_SCHEMA)
         try:
             _insert_answers(db, Path(answers_path))
             orphans = drop_orphans(db, Path(tickets_path))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,62 @@ def test_several_formats_in_one_run(tmp_path: Path) -> None:
     summary = ingest_to_dir([str(jsonl), str(csv)], tmp_path / "out")
     assert (summary.read, summary.kept) == (2, 2)
     assert summary.sources == [str(jsonl), str(csv)]
+
+
+class Stop(Exception):
+    """Ends an ingest from its progress callback, after some batches were committed."""
+
+
+def _stop(_: int) -> None:
+    raise Stop
+
+
+def test_resumed_ingest_finds_duplicates_of_ids_kept_before_the_cut(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kept-id index is rebuilt on resume: duplicates after the last committed batch, in the
+    same file and in the next one, still name the first record, and the files equal a run never cut."""
+    monkeypatch.setenv("SUPPORT_EVAL_BATCH_ROWS", "100")
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    lines = [ticket(n) for n in range(1100)]
+    lines[1049] = ticket(3)
+    first.write_text("\n".join(lines) + "\n")
+    second.write_text("\n".join([ticket(2000), ticket(5), ticket(2001), ticket(2000)]) + "\n")
+    paths, out = [str(first), str(second)], tmp_path / "cut"
+
+    with pytest.raises(Stop):
+        ingest_to_dir(paths, out, advance=_stop)
+    progress = json.loads((out / "tickets.jsonl.progress.json").read_text())
+    assert progress["position"] == {"records": 1000}
+    summary = ingest_to_dir(paths, out)
+
+    bad = [Quarantined.model_validate_json(x) for x in (out / "quarantine.jsonl").read_text().splitlines()]
+    assert [(q.source, q.line, q.reason) for q in bad] == [
+        (str(first), 1050, "duplicate_ticket_id"), (str(second), 2, "duplicate_ticket_id"),
+        (str(second), 4, "duplicate_ticket_id"),
+    ]
+    assert [q.detail for q in bad] == [
+        f"ticket_id 'T0003' already kept from {first} line 4",
+        f"ticket_id 'T0005' already kept from {first} line 6",
+        f"ticket_id 'T2000' already kept from {second} line 1",
+    ]
+    assert (summary.read, summary.kept, summary.quarantined) == (1104, 1101, 3)
+    whole = ingest_to_dir(paths, tmp_path / "whole")
+    assert whole == summary
+    for name in ("tickets.jsonl", "quarantine.jsonl"):
+        assert (out / name).read_bytes() == (tmp_path / "whole" / name).read_bytes()
+
+
+def test_kept_id_index_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The index lives in an unlinked temporary file: nothing is left in the temp folder, even
+    while ingest runs."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    data = tmp_path / "t.jsonl"
+    data.write_text("\n".join(ticket(n) for n in range(1500)) + "\n")
+    seen: list[list[Path]] = []
+    summary = ingest_to_dir([str(data)], tmp_path / "out", advance=lambda _: seen.append(list(scratch.iterdir())))
+    assert summary.kept == 1500
+    assert seen == [[], []]
+    assert list(scratch.iterdir()) == []
