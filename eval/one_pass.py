@@ -9,7 +9,10 @@ pass resumes from its last committed batch of both files.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from eval.config import RunConfig
@@ -17,8 +20,8 @@ from eval.engines import Engine
 from eval.engines.local import available_cpus
 from eval.replay import DEFAULT_BATCH, ReplaySummary, _close, _summary, _Tally
 from eval.replay_pool import replayed_groups
-from eval.responders import build_responder
-from eval.responders.precomputed import Precomputed
+from eval.responders import Responder, build_responder
+from eval.responders.precomputed import Precomputed, index_answers
 from eval.rubrics.score import ScoreSummary, _rubric_files, _Totals
 from eval.store import Checkpoint, batch_rows, file_stat
 
@@ -28,12 +31,38 @@ def applies(cfg: RunConfig, engine: Engine) -> bool:
     return engine == "local" and cfg.replay.responder.kind == "precomputed" and cfg.judge is None
 
 
+@contextmanager
+def early_index(cfg: RunConfig, wanted: bool) -> Iterator[Future[sqlite3.Connection] | None]:
+    """Index the answers file on a thread while ingest runs in its child process (the index
+    needs no tickets, and this process would otherwise only wait): at a million tickets that
+    hides twenty seconds. Yields None unless ``wanted``; an index nobody took is closed."""
+    if not wanted:
+        yield None
+        return
+    path = cfg.resolve(cfg.replay.responder.path)  # type: ignore[union-attr]  # wanted => precomputed
+    with ThreadPoolExecutor(1, thread_name_prefix="answers-index") as pool:
+        future = pool.submit(index_answers, path)
+        try:
+            yield future
+        finally:
+            # Closing twice is harmless; a failed index was already raised to whoever took it,
+            # or matters less than the error that ended the run before replay.
+            with suppress(Exception):
+                future.result().close()
+
+
 def replay_and_score_to_file(
     tickets_path: Path, items_path: Path, scores_path: Path, cfg: RunConfig,
     advance: Callable[[int], None] | None = None, *, workers: int | None = None,
+    index: Future[sqlite3.Connection] | None = None,
 ) -> tuple[ReplaySummary, ScoreSummary]:
-    """items.jsonl and scores.jsonl in committed batches; ``advance(n)``: n more tickets consumed."""
-    responder = build_responder(cfg.replay.responder, tickets_path, cfg.resolve)
+    """items.jsonl and scores.jsonl in committed batches; ``advance(n)``: n more tickets consumed.
+    ``index``: the answers index from ``early_index``, else it is built here."""
+    if index is not None:
+        answers = cfg.resolve(cfg.replay.responder.path)  # type: ignore[union-attr]
+        responder: Responder = Precomputed.from_index(index.result(), answers, tickets_path)
+    else:
+        responder = build_responder(cfg.replay.responder, tickets_path, cfg.resolve)
     if not isinstance(responder, Precomputed):
         _close(responder)
         raise TypeError("one-pass replay needs the precomputed responder")

@@ -190,7 +190,8 @@ def run_score(cfg: RunConfig, run_dir: Path, bar: Bar, items: int | None = None,
     return summary
 
 
-def run_replay_and_score(cfg: RunConfig, run_dir: Path, bar: Bar, tickets: int | None = None) -> tuple[Any, Any]:
+def run_replay_and_score(cfg: RunConfig, run_dir: Path, bar: Bar, tickets: int | None = None,
+                         index: Any = None) -> tuple[Any, Any]:
     """Both stages in one pass (``eval.one_pass``); each is recorded in the manifest as if run alone,
     with the pass's time under replay and ``one_pass`` set on both."""
     from eval.one_pass import replay_and_score_to_file
@@ -199,6 +200,7 @@ def run_replay_and_score(cfg: RunConfig, run_dir: Path, bar: Bar, tickets: int |
     with bar("replay + score", tickets) as advance:
         replay, score = replay_and_score_to_file(
             run_dir / ARTIFACTS["tickets"], run_dir / ARTIFACTS["items"], run_dir / ARTIFACTS["scores"], cfg, advance,
+            index=index,
         )
     _record(run_dir, "replay", started, replay, one_pass=True)
     _record(run_dir, "score", time.perf_counter(), score, one_pass=True)
@@ -361,13 +363,14 @@ def run_all(
     runs replay and scoring locally or on Ray, with the same bytes.
     """
     start_run(cfg, run_dir, force=force, resume=resume)
-    done = finished(run_dir, "ingest")
-    ingest = _checked_quarantine(cfg, run_dir, done) if done else run_ingest(cfg, run_dir, bar)
-    replay = finished(run_dir, "replay")
-    if replay is None and one_pass.applies(cfg, engine):
-        replay, score = run_replay_and_score(cfg, run_dir, bar, ingest.kept)
-    else:
-        replay = replay or run_replay(cfg, run_dir, bar, ingest.kept, engine)
+    both = one_pass.applies(cfg, engine) and finished(run_dir, "replay") is None
+    with one_pass.early_index(cfg, both) as index:
+        done = finished(run_dir, "ingest")
+        ingest = _checked_quarantine(cfg, run_dir, done) if done else run_ingest(cfg, run_dir, bar)
+        if index is not None:
+            replay, score = run_replay_and_score(cfg, run_dir, bar, ingest.kept, index)
+    if index is None:
+        replay = finished(run_dir, "replay") or run_replay(cfg, run_dir, bar, ingest.kept, engine)
         score = finished(run_dir, "score") or run_score(cfg, run_dir, bar, replay.items, engine)
     summaries: dict[str, Any] = {"ingest": ingest, "replay": replay, "score": score}
     if cfg.ratings.files:

@@ -11,11 +11,13 @@ system rarely are. Each batch of requests costs one indexed query and one read p
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
+
+from pydantic_core import from_json
 
 from eval.records import AIAnswer, PrecomputedAnswer
 from eval.responders import ReplayRequest
@@ -73,13 +75,25 @@ def _insert_chunk(db: sqlite3.Connection, path: Path, chunk: list[tuple[str, int
 
 
 def _agent_turns(tickets_path: Path) -> Iterator[Key]:
-    """Agent turns of every ticket. Plain ``json``: tickets.jsonl was validated by ingest, and
-    this pass only needs ids and roles."""
+    """Agent turns of every ticket. Plain JSON: tickets.jsonl was validated by ingest, and this
+    pass only needs ids and roles."""
     for _, _, line in read_lines(tickets_path):
-        ticket = json.loads(line)
+        ticket = from_json(line)
         for i, turn in enumerate(ticket["turns"]):
             if turn["role"] == "agent":
                 yield ticket["ticket_id"], i
+
+
+def index_answers(answers_path: Path) -> sqlite3.Connection:
+    """Where each answer's line starts, by (ticket_id, turn_index); needs no tickets, so a run
+    builds it while ingest is still running (``eval.one_pass.early_index``)."""
+    db = scratch_db(_SCHEMA)
+    try:
+        _insert_answers(db, Path(answers_path))
+    except BaseException:
+        db.close()
+        raise
+    return db
 
 
 def drop_orphans(db: sqlite3.Connection, tickets_path: Path) -> int:
@@ -94,6 +108,33 @@ def drop_orphans(db: sqlite3.Connection, tickets_path: Path) -> int:
     return before - after
 
 
+Shipped = tuple[tuple[str, int, int, bytes], ...]
+"""Answer lines looked up for some tickets: (ticket_id, turn_index, line number, raw line)."""
+
+
+@dataclass(frozen=True)
+class LoggedAnswers:
+    """The answers of a group of tickets, already read from the answers file: what a pool worker
+    gets with each group, so only the main process needs the index."""
+
+    answers_path: Path
+    lines: Shipped
+    name: str = NAME
+    held_out: frozenset[str] = frozenset()
+
+    def answer(self, requests: Sequence[ReplayRequest]) -> list[AIAnswer]:
+        where = {(t, i): (n, line) for t, i, n, line in self.lines}
+        return [self._one(where.get((r.ticket_id, r.turn_index))) for r in requests]
+
+    def _one(self, found: tuple[int, bytes] | None) -> AIAnswer:
+        if found is None:
+            return AIAnswer(text=None, responder=NAME, error=MISSING)
+        logged = parse_line(self.answers_path, found[0], found[1], PrecomputedAnswer)
+        if not logged.text.strip():
+            return AIAnswer(text=None, responder=NAME, model=logged.model, latency_ms=logged.latency_ms, error=BLANK)
+        return AIAnswer(text=logged.text, responder=NAME, model=logged.model, latency_ms=logged.latency_ms)
+
+
 @dataclass
 class Precomputed:
     answers_path: Path
@@ -104,9 +145,12 @@ class Precomputed:
 
     @classmethod
     def from_files(cls, answers_path: Path, tickets_path: Path) -> Precomputed:
-        db = scratch_db(_SCHEMA)
+        return cls.from_index(index_answers(answers_path), answers_path, tickets_path)
+
+    @classmethod
+    def from_index(cls, db: sqlite3.Connection, answers_path: Path, tickets_path: Path) -> Precomputed:
+        """Join an ``index_answers`` index (which this takes over) to the tickets."""
         try:
-            _insert_answers(db, Path(answers_path))
             orphans = drop_orphans(db, Path(tickets_path))
         except BaseException:
             db.close()
@@ -114,36 +158,30 @@ class Precomputed:
         return cls(Path(answers_path), db, orphans)
 
     def answer(self, requests: Sequence[ReplayRequest]) -> list[AIAnswer]:
-        found = self._lookup(sorted({r.ticket_id for r in requests}))
-        if not found:
-            return [self._one(None) for _ in requests]
-        with open(self.answers_path, "rb") as fh:
-            return [self._one(self._read(fh, found.get((r.ticket_id, r.turn_index)))) for r in requests]
+        return self.logged(sorted({r.ticket_id for r in requests})).answer(requests)
 
-    def _lookup(self, ticket_ids: list[str]) -> dict[Key, tuple[int, int]]:
-        found: dict[Key, tuple[int, int]] = {}
+    def logged(self, ticket_ids: Sequence[str]) -> LoggedAnswers:
+        """Every answer of these tickets, read in file order."""
+        found = sorted(self._lookup(ticket_ids), key=lambda row: row[2])
+        if not found:
+            return LoggedAnswers(self.answers_path, ())
+        with open(self.answers_path, "rb") as fh:
+            return LoggedAnswers(self.answers_path, tuple((t, i, n, _line_at(fh, o)) for t, i, o, n in found))
+
+    def _lookup(self, ticket_ids: Sequence[str]) -> list[tuple[str, int, int, int]]:
+        found: list[tuple[str, int, int, int]] = []
         for start in range(0, len(ticket_ids), _MAX_VARS):
-            part = ticket_ids[start:start + _MAX_VARS]
-            rows = self.db.execute(
+            part = list(ticket_ids[start:start + _MAX_VARS])
+            found += self.db.execute(
                 f"SELECT ticket_id, turn_index, offset, line FROM answers WHERE ticket_id IN ({','.join('?' * len(part))})",
                 part,
             )
-            found.update(((t, i), (o, n)) for t, i, o, n in rows)
         return found
-
-    def _read(self, fh, where: tuple[int, int] | None) -> PrecomputedAnswer | None:
-        if where is None:
-            return None
-        fh.seek(where[0])
-        return parse_line(self.answers_path, where[1], fh.readline(), PrecomputedAnswer)
-
-    @staticmethod
-    def _one(logged: PrecomputedAnswer | None) -> AIAnswer:
-        if logged is None:
-            return AIAnswer(text=None, responder=NAME, error=MISSING)
-        if not logged.text.strip():
-            return AIAnswer(text=None, responder=NAME, model=logged.model, latency_ms=logged.latency_ms, error=BLANK)
-        return AIAnswer(text=logged.text, responder=NAME, model=logged.model, latency_ms=logged.latency_ms)
 
     def close(self) -> None:
         self.db.close()
+
+
+def _line_at(fh: BinaryIO, offset: int) -> bytes:
+    fh.seek(offset)
+    return fh.readline()
