@@ -15,12 +15,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from eval.config import RunConfig
+from eval.config import PrecomputedResponder, RunConfig
 from eval.engines import Engine
 from eval.engines.local import available_cpus
 from eval.replay import DEFAULT_BATCH, ReplaySummary, _close, _summary, _Tally
 from eval.replay_pool import replayed_groups
-from eval.responders import Responder, build_responder
 from eval.responders.precomputed import Precomputed, index_answers
 from eval.rubrics.score import ScoreSummary, _rubric_files, _Totals
 from eval.store import Checkpoint, batch_rows, file_stat
@@ -57,15 +56,12 @@ def replay_and_score_to_file(
     index: Future[sqlite3.Connection] | None = None,
 ) -> tuple[ReplaySummary, ScoreSummary]:
     """items.jsonl and scores.jsonl in committed batches; ``advance(n)``: n more tickets consumed.
-    ``index``: the answers index from ``early_index``, else it is built here."""
-    if index is not None:
-        answers = cfg.resolve(cfg.replay.responder.path)  # type: ignore[union-attr]
-        responder: Responder = Precomputed.from_index(index.result(), answers, tickets_path)
-    else:
-        responder = build_responder(cfg.replay.responder, tickets_path, cfg.resolve)
-    if not isinstance(responder, Precomputed):
-        _close(responder)
+    ``index``: the answers index from ``early_index``, else it is built here. Orphan answers are
+    counted as the answers not joined to an agent turn (no second pass over the tickets)."""
+    if not isinstance(cfg.replay.responder, PrecomputedResponder):
         raise TypeError("one-pass replay needs the precomputed responder")
+    answers = cfg.resolve(cfg.replay.responder.path)
+    responder = Precomputed(answers, index.result() if index is not None else index_answers(answers))
     try:
         return _both(tickets_path, items_path, scores_path, cfg, responder, advance,
                      available_cpus() if workers is None else workers)
@@ -84,6 +80,7 @@ def _both(
         resumed = out.open()
         tally = _Tally.load(resumed["state"]["replay"]) if resumed else _Tally()
         totals = _Totals.load(resumed["state"]["score"]) if resumed else _Totals()
+        logged = resumed["state"]["logged"] if resumed else 0
         position = resumed["position"] if resumed else {"offset": 0, "line": 0}
         batch_size = getattr(cfg.replay.responder, "batch_size", DEFAULT_BATCH)
         done = replayed_groups(tickets_path, position, responder, cfg.replay.turns, batch_size, workers, rubrics_path)
@@ -93,11 +90,13 @@ def _both(
             out.write(1, result.scored.text, result.scored.lines)
             tally.merge(_Tally.load(result.tally))
             totals.add(result.scored)
+            logged += result.logged
             pending += result.items
             if advance:
                 advance(result.tickets)
             if pending >= rows:
-                out.commit(result.position, {"replay": tally.state(), "score": totals.state()})
+                out.commit(result.position, {"replay": tally.state(), "score": totals.state(), "logged": logged})
                 pending = 0
         out.finish()
+    responder.orphans = responder.count() - logged
     return _summary(tally, responder, tally.seconds, cfg.replay.turns), totals.summary()

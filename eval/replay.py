@@ -290,6 +290,8 @@ class ReplayedGroup:
     position: dict[str, int]
     tally: dict[str, Any]
     scored: Any = None
+    logged: int = 0
+    """Logged answers of these tickets that belong to an agent turn (precomputed responder)."""
 
 
 Answered = list[tuple[Ticket, int, AIAnswer]]

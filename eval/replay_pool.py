@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from itertools import chain, islice
 from pathlib import Path
@@ -81,7 +81,15 @@ def raw_groups(path: Path, position: dict[str, int], responder: Precomputed, whi
 
 def _replay_raw(group: RawGroup, scorer: Scorer | None = None) -> ReplayedGroup:
     tickets = [parse_line(group.path, lineno, line, Ticket) for lineno, line in group.lines]
-    return replay_group(tickets, group.position, group.answers, group.which, group.size, scorer=scorer)
+    done = replay_group(tickets, group.position, group.answers, group.which, group.size, scorer=scorer)
+    return replace(done, logged=_joined(tickets, group.answers))
+
+
+def _joined(tickets: list[Ticket], answers: LoggedAnswers) -> int:
+    """How many of the group's logged answers belong to an agent turn: the rest of the answers
+    file are orphans, counted here instead of in a second pass over the tickets."""
+    agent = {(t.ticket_id, i) for t in tickets for i, turn in enumerate(t.turns) if turn.role == "agent"}
+    return sum((t, i) in agent for t, i, _, _ in answers.lines)
 
 
 _SCORER: list[Scorer | None] = [None]

@@ -152,9 +152,13 @@ def test_one_pass_run_writes_the_bytes_of_replay_then_score(tmp_path: Path) -> N
 
     lines = (DEMO / "tickets.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)[:400]
     (tmp_path / "tickets.jsonl").write_text("".join(lines), encoding="utf-8")
+    orphans = [{"ticket_id": "T0000001", "turn_index": 0, "text": "to a customer turn"},
+               {"ticket_id": "nobody", "turn_index": 1, "text": "to no ticket"}]
+    answers = (DEMO / "ai_answers.jsonl").read_text(encoding="utf-8") + "".join(json.dumps(o) + "\n" for o in orphans)
+    (tmp_path / "answers.jsonl").write_text(answers, encoding="utf-8")
     (tmp_path / "config.yaml").write_text(
         f"name: t\nseed: 7\ndata: {{paths: [tickets.jsonl]}}\nrubrics: {{path: {DEMO / 'rubrics'}}}\n"
-        f"replay: {{turns: all, responder: {{kind: precomputed, path: {DEMO / 'ai_answers.jsonl'}}}}}\n",
+        "replay: {turns: all, responder: {kind: precomputed, path: answers.jsonl}}\n",
         encoding="utf-8")
     run = tmp_path / "run"
 
@@ -167,6 +171,10 @@ def test_one_pass_run_writes_the_bytes_of_replay_then_score(tmp_path: Path) -> N
     one = {n: (run / n).read_bytes() for n in ("items.jsonl", "scores.jsonl")}
     stages = json.loads((run / "manifest.json").read_text())["stages"]
     assert stages["replay"]["one_pass"] and stages["score"]["one_pass"]
+    replayed = stages["replay"]["summary"]
+    joined = replayed["items"] - sum(replayed["missing_by_category"].values())
+    assert replayed["orphans"] == len(answers.splitlines()) - joined  # the two, and the later demo tickets'
+    assert replayed["orphans"] > 2
     cli("replay", str(run))
     cli("score", str(run))
     assert {n: (run / n).read_bytes() for n in one} == one

@@ -157,6 +157,10 @@ class Precomputed:
             raise
         return cls(Path(answers_path), db, orphans)
 
+    def count(self) -> int:
+        """Answers in the index (all of them, unless ``drop_orphans`` ran)."""
+        return self.db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+
     def answer(self, requests: Sequence[ReplayRequest]) -> list[AIAnswer]:
         return self.logged(sorted({r.ticket_id for r in requests})).answer(requests)
 

@@ -104,6 +104,7 @@ def _score(rubric: Rubric, answer: Answer, item: ItemView) -> AnswerScore:
         if value is None:
             results.append((c.id, None, None, c.critical, None, None))
             continue
+        value = float(value)  # a custom judge may give an int; the record holds floats
         passed = value >= c.pass_value
         judged = answer.judged.get(c.id) if answer.judged else None
         results.append((c.id, value, passed, c.critical, judged.reason if judged else None, None))
