@@ -40,23 +40,25 @@ def _start(progress: Any, parent: int) -> None:
     _PROGRESS[:] = [progress]
 
 
-def _ingest(paths: list[str], out_dir: str, mapping_path: str | None, max_text_chars: int) -> dict[str, Any]:
+def _ingest(
+    paths: list[str], out_dir: str, mapping_path: str | None, max_text_chars: int, workers: int | None
+) -> dict[str, Any]:
     from eval.ingest import ingest_to_dir, load_mapping
 
     mapping = load_mapping(Path(mapping_path)) if mapping_path else None
-    return ingest_to_dir(paths, Path(out_dir), mapping, max_text_chars, _PROGRESS[0].put).model_dump()
+    return ingest_to_dir(paths, Path(out_dir), mapping, max_text_chars, _PROGRESS[0].put, workers).model_dump()
 
 
 def ingest_apart(
     paths: list[str], out_dir: Path, mapping_path: Path | None, max_text_chars: int,
-    advance: Callable[[int], None] | None = None,
+    advance: Callable[[int], None] | None = None, workers: int | None = None,
 ) -> IngestSummary:
-    """``ingest_to_dir`` in a child process; its errors are raised here."""
+    """``ingest_to_dir`` in a child process (with its own pool of ``workers``); its errors are raised here."""
     context = multiprocessing.get_context("spawn")
     progress = context.Queue()
     with ProcessPoolExecutor(1, mp_context=context, initializer=_start, initargs=(progress, os.getpid())) as pool:
         future = pool.submit(_ingest, paths, str(out_dir), None if mapping_path is None else str(mapping_path),
-                             max_text_chars)
+                             max_text_chars, workers)
         while True:
             try:
                 n = progress.get(timeout=0.1)

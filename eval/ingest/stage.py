@@ -12,10 +12,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from eval.ingest.mapping import Mapping, MappingProblem, apply_mapping
+from eval.engines.local import available_cpus
+from eval.ingest.mapping import Mapping
+from eval.ingest.parallel import Judged, judge_in_pool
 from eval.ingest.quarantine import REASONS, IngestError, Problem
-from eval.ingest.sources import BATCH, SourceRow, read_rows
-from eval.ingest.validate import KeptIds, check_ticket
+from eval.ingest.sources import BATCH, SourceRow, is_jsonl_file, read_rows
+from eval.ingest.validate import KeptIds, check_record
 from eval.records import Quarantined, Ticket
 from eval.store import ARTIFACTS, Checkpoint, batch_rows, file_stat, update_manifest
 
@@ -62,10 +64,7 @@ def _ingest(
     tally: Counter[str],
 ) -> Iterator[Ticket | Quarantined]:
     """``tally["read"]`` counts records as the loaders produced them, for the reconciliation."""
-    if not paths:
-        raise IngestError("no input files given")
-    if max_text_chars <= 0:
-        raise ValueError(f"max_text_chars must be positive, got {max_text_chars}")
+    _check_args(paths, max_text_chars)
     sources = [str(p) for p in paths]
     pending = 0
     with KeptIds(sources) as kept_ids:
@@ -81,6 +80,13 @@ def _ingest(
         advance(pending)
 
 
+def _check_args(paths: Sequence[str], max_text_chars: int) -> None:
+    if not paths:
+        raise IngestError("no input files given")
+    if max_text_chars <= 0:
+        raise ValueError(f"max_text_chars must be positive, got {max_text_chars}")
+
+
 def _judge(
     row: SourceRow, source_index: int, mapping: Mapping | None, max_text_chars: int, kept_ids: KeptIds
 ) -> Ticket | Quarantined:
@@ -94,11 +100,7 @@ def _check(
     row: SourceRow, source_index: int, mapping: Mapping | None, max_text_chars: int, kept_ids: KeptIds
 ) -> Ticket | Problem:
     """Only called for a row that was read (``record`` set, no problem)."""
-    try:
-        record = apply_mapping(row.record or {}, mapping, cells_are_text=row.kind == "csv")
-    except MappingProblem as exc:
-        return exc.problem
-    result = check_ticket(record, max_text_chars, mapping)
+    result = check_record(row, mapping, max_text_chars)
     if isinstance(result, Problem):
         return result
     return kept_ids.claim(result.ticket_id, source_index, row.line) or result
@@ -110,6 +112,7 @@ def ingest_to_dir(
     mapping: Mapping | None = None,
     max_text_chars: int = 20_000,
     advance: Advance | None = None,
+    workers: int | None = None,
 ) -> IngestSummary:
     """Write ``tickets.jsonl`` and ``quarantine.jsonl`` (byte-deterministic) in committed batches
     and the counts, also stored under ``ingest`` in the run manifest.
@@ -117,6 +120,9 @@ def ingest_to_dir(
     A killed ingest resumes from its last batch: the records before it are judged again without
     being written (duplicate-id detection needs every kept id and where it came from, and
     re-deriving them costs less than storing them in each progress record).
+
+    JSON Lines inputs are judged on ``workers`` processes (default: every core this process may
+    use); the bytes written do not depend on it.
     """
     out_dir = Path(out_dir)
     key = {"stage": "ingest", "sources": [file_stat(p) for p in paths], "mapping": repr(mapping),
@@ -126,7 +132,8 @@ def ingest_to_dir(
     with Checkpoint([out_dir / ARTIFACTS["tickets"], out_dir / ARTIFACTS["quarantine"]], key) as out:
         resumed = out.open()
         done = resumed["position"]["records"] if resumed else 0
-        _write_records(out, _ingest(paths, mapping, max_text_chars, advance, tally), done, tally, reasons)
+        judged = _judged(paths, mapping, max_text_chars, advance, tally, workers or available_cpus())
+        _write_records(out, judged, done, tally, reasons)
         _reconcile(tally, [o.lines for o in out.outputs])
         out.finish()
     summary = IngestSummary(
@@ -138,23 +145,37 @@ def ingest_to_dir(
     return summary
 
 
+def _judged(
+    paths: Sequence[str], mapping: Mapping | None, max_text_chars: int, advance: Advance | None,
+    tally: Counter[str], workers: int,
+) -> Iterator[Judged]:
+    """Every record's output line, from a process pool for JSON Lines (CSV, Parquet and hub rows
+    arrive parsed by ``datasets``: shipping them to workers would cost about what judging them does).
+    An input of up to two commit batches stays in this process."""
+    _check_args(paths, max_text_chars)
+    if workers > 1 and all(is_jsonl_file(p) for p in paths):
+        return judge_in_pool(paths, mapping, max_text_chars, workers, 2 * batch_rows(), advance, tally)
+    records = _ingest(paths, mapping, max_text_chars, advance, tally)
+    return ((isinstance(r, Ticket), getattr(r, "reason", ""), r.model_dump_json()) for r in records)
+
+
 def _write_records(
-    out: Checkpoint, records: Iterator[Ticket | Quarantined], done: int, tally: Counter[str], reasons: Counter[str]
+    out: Checkpoint, judged: Iterator[Judged], done: int, tally: Counter[str], reasons: Counter[str]
 ) -> None:
     """Count every record; write those after ``done`` (the ones a resumed checkpoint lacks)."""
     rows = batch_rows()
     pending: tuple[list[str], list[str]] = ([], [])
     kept = quarantined = 0
-    for n, record in enumerate(records, start=1):
-        if isinstance(record, Ticket):
+    for n, (is_ticket, reason, line) in enumerate(judged, start=1):
+        if is_ticket:
             kept += 1
             lines = pending[0]
         else:
             quarantined += 1
-            reasons[record.reason] += 1
+            reasons[reason] += 1
             lines = pending[1]
         if n > done:
-            lines.append(record.model_dump_json() + "\n")
+            lines.append(line + "\n")
             if n % rows == 0:
                 _flush(out, pending)
                 out.commit({"records": n}, {})

@@ -10,12 +10,23 @@ from typing import Any, Self
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from eval.ingest.mapping import Mapping, origin
+from eval.ingest.mapping import Mapping, MappingProblem, apply_mapping, origin
 from eval.ingest.quarantine import RECORD, Problem, Reason
+from eval.ingest.sources import SourceRow
 from eval.records import Ticket
 from eval.store import scratch_db
 
 _SHOWN_INPUT = 80
+
+
+def check_record(row: SourceRow, mapping: Mapping | None, max_text_chars: int) -> Ticket | Problem:
+    """A row that was read (``record`` set, no problem), mapped and checked; ids are not compared
+    here (``KeptIds`` does that, in input order), so this runs in any process."""
+    try:
+        record = apply_mapping(row.record or {}, mapping, cells_are_text=row.kind == "csv")
+    except MappingProblem as exc:
+        return exc.problem
+    return check_ticket(record, max_text_chars, mapping)
 
 
 def check_ticket(

@@ -42,6 +42,17 @@ def test_small_batches_keep_numbering(tmp_path: Path) -> None:
     assert [(r.line, r.record["n"]) for r in rows] == [(n + 1, n) for n in range(10)]
 
 
+def test_crlf_across_the_read_buffer_and_lone_cr_break_lines_once(tmp_path: Path) -> None:
+    """``\\r\\n`` across the reader's 8 KiB buffer is one line break, as is a lone ``\\r``."""
+    body = json.dumps(TICKET).encode()
+    padded = json.dumps({**TICKET, "pad": ""}).encode()
+    padded = padded.replace(b'"pad": ""', b'"pad": "' + b"x" * (8191 - len(padded)) + b'"')
+    assert len(padded) == 8191
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(padded + b"\r\n" + body + b"\r\r" + body + b"\r")
+    assert [r.line for r in read_rows(str(path)) if r.problem is None] == [1, 2, 4]
+
+
 def test_json_array_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "t.json"
     path.write_text(json.dumps([TICKET, TICKET], indent=1))
@@ -117,8 +128,8 @@ def test_unreadable_csv_is_a_clear_error(tmp_path: Path, body: str, message: str
 
 
 def test_local_reads_restore_the_offline_switches(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    path = tmp_path / "t.jsonl"
-    path.write_text(json.dumps(TICKET) + "\n")
+    path = tmp_path / "t.csv"
+    path.write_text("ticket_id,category\nT1,c\n")
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "0")
