@@ -160,10 +160,26 @@ def json_line(data: bytes, source: str, lineno: int) -> SourceRow:
     except json.JSONDecodeError as exc:
         detail = f"{exc.msg} at column {exc.colno}"
         return SourceRow(source, lineno, "jsonl", None, text, Problem("invalid_json", RECORD, detail))
+    if "\\u" in text and _LONE_SURROGATE.search(text) and not _is_text(obj):
+        detail = "a \\u escape stands for half of a UTF-16 pair (a lone surrogate), which is not text"
+        return SourceRow(source, lineno, "jsonl", None, text, Problem("invalid_utf8", RECORD, detail))
     if not isinstance(obj, dict):
         detail = f"expected a JSON object, got {type(obj).__name__}"
         return SourceRow(source, lineno, "jsonl", None, obj, Problem("wrong_type", RECORD, detail))
     return SourceRow(source, lineno, "jsonl", obj, obj)
+
+
+_LONE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+"""Where ``json`` may decode a lone surrogate (a valid pair becomes one character): such a string
+cannot be written as UTF-8, so the record is quarantined instead of failing the whole ingest."""
+
+
+def _is_text(obj: object) -> bool:
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _csv_header(path: Path, source: str, sep: str) -> tuple[list[str], list[str]]:

@@ -60,6 +60,8 @@ BAD_INPUTS = {
     "empty_text": (line(good("T9", turns=[CUSTOMER, agent("   ")])), "empty_text", "turns.1.text"),
     "invalid_utf8": (line(good("T9"))[:-30] + b"\xff\xfe" + line(good("T9"))[-28:], "invalid_utf8", "(record)"),
     "truncated_json": (line(good("T9"))[:57], "invalid_json", "(record)"),
+    "lone_surrogate_text": (line(good("T9", turns=[CUSTOMER, agent("half \ud83d of a pair")])), "invalid_utf8", "(record)"),
+    "lone_surrogate_id": (line(good("T9\udc00")), "invalid_utf8", "(record)"),
     "wrong_type": (line(good("T9", category=17)), "wrong_type", "category"),
     "text_too_long": (line(good("T9", turns=[CUSTOMER, agent("x" * 101)])), "text_too_long", "turns.1.text"),
     "missing_field": (line({k: v for k, v in good("T9").items() if k != "category"}), "missing_field", "category"),
@@ -149,3 +151,14 @@ def test_duplicates_are_found_across_files(tmp_path: Path) -> None:
     assert (bad.source, bad.line, bad.reason) == (str(second), 2, "duplicate_ticket_id")
     assert str(first) in bad.detail
     assert (summary.read, summary.kept) == (3, 2)
+
+
+def test_an_escaped_surrogate_pair_is_text_and_a_lone_half_is_not(tmp_path: Path) -> None:
+    """``\\ud83d\\ude00`` is one emoji; ``\\ud83d`` alone cannot be written as UTF-8 and is
+    quarantined on its own line instead of stopping the ingest."""
+    pair = line(good("T1", turns=[CUSTOMER, agent("ok \U0001f600")]))
+    assert b"\\ud83d\\ude00" in pair
+    summary, kept, bad = run(tmp_path, [pair, line(good("T2", turns=[CUSTOMER, agent("\ud83d")]))])
+    assert [t.turns[1].text for t in kept] == ["ok \U0001f600"]
+    assert [(b.reason, b.line) for b in bad] == [("invalid_utf8", 2)]
+    assert "lone surrogate" in bad[0].detail and summary.read == 2
