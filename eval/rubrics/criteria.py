@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from eval.records import Turn
@@ -54,28 +54,37 @@ class JudgeFailed(ValueError):
     """An ``llm_judge`` criterion has no usable verdict: the answer gets an error, not a score."""
 
 
-@dataclass(frozen=True)
 class Answer:
-    text: str
-    lower: str
-    judged: Mapping[str, Judged] = field(default_factory=dict)
-    """Verdicts for the rubric's ``llm_judge`` criteria, by criterion id (judged beforehand)."""
+    """An answer as criteria see it: its text, lower-cased once, the judge's verdicts for the
+    rubric's ``llm_judge`` criteria (by criterion id, judged beforehand), and what is derived from
+    the text, worked out on first use. Slots and plain properties rather than a frozen dataclass
+    with cached properties: two of these are made per item, and that cost 1 µs each."""
+
+    __slots__ = ("_digits", "_pii", "_words", "judged", "lower", "text")
+
+    def __init__(self, text: str, lower: str, judged: Mapping[str, Judged] | None = None) -> None:
+        self.text = text
+        self.lower = lower
+        self.judged: Mapping[str, Judged] = judged or {}
+        self._words: int | None = None
+        self._pii: frozenset[PiiKey] | None = None
+        self._digits: str | None = None
 
     @classmethod
     def of(cls, text: str, judged: Mapping[str, Judged] | None = None) -> Answer:
-        return cls(text, text.lower(), judged or {})
+        return cls(text, text.lower(), judged)
 
-    @cached_property
+    @property
     def words(self) -> int:
-        return len(self.text.split())
+        if self._words is None:
+            self._words = len(self.text.split())
+        return self._words
 
-    @cached_property
+    @property
     def pii(self) -> frozenset[PiiKey]:
-        return pii_keys(self.text)
-
-    @cached_property
-    def _digits(self) -> str:
-        return "".join(_DIGIT_RUN.findall(self.text))
+        if self._pii is None:
+            self._pii = pii_keys(self.text)
+        return self._pii
 
     def may_hold(self, keys: frozenset[PiiKey]) -> bool:
         """False when no key can be in the answer, so ``pii`` need not be scanned. Each key is the
@@ -83,6 +92,8 @@ class Answer:
         whole answer keeps a value it holds in one piece, so a miss here is exact."""
         for kind, key in keys:
             if kind in ("phone", "card"):
+                if self._digits is None:
+                    self._digits = "".join(_DIGIT_RUN.findall(self.text))
                 haystack = self._digits
             elif kind == "iban":
                 haystack = self.text.replace(" ", "").upper()
@@ -95,21 +106,30 @@ class Answer:
         return False
 
 
-@dataclass(frozen=True)
 class ItemView:
-    """What criteria may know about the item besides the answer: its metadata and context."""
+    """What criteria may know about the item besides the answer: its metadata and context (built
+    once per item and shared by both answers, like ``Answer`` made with slots)."""
 
-    metadata: Mapping[str, Any]
-    context: tuple[Turn, ...]
+    __slots__ = ("_context_pii", "_customer_text", "context", "metadata")
 
-    @cached_property
+    def __init__(self, metadata: Mapping[str, Any], context: tuple[Turn, ...]) -> None:
+        self.metadata = metadata
+        self.context = context
+        self._customer_text: str | None = None
+        self._context_pii: frozenset[PiiKey] | None = None
+
+    @property
     def customer_text(self) -> str:
         """The customer's turns, lower-cased like answers (patterns are compiled for that)."""
-        return "\n".join(t.text for t in self.context if t.role == "customer").lower()
+        if self._customer_text is None:
+            self._customer_text = "\n".join(t.text for t in self.context if t.role == "customer").lower()
+        return self._customer_text
 
-    @cached_property
+    @property
     def context_pii(self) -> frozenset[PiiKey]:
-        return frozenset().union(*(pii_keys(t.text) for t in self.context))
+        if self._context_pii is None:
+            self._context_pii = frozenset().union(*(pii_keys(t.text) for t in self.context))
+        return self._context_pii
 
 
 @lru_cache(maxsize=4096)
