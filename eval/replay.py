@@ -284,7 +284,7 @@ class ReplayedGroup:
     """Item lines of one group of whole tickets, their counts, and the input position after them;
     ``scored`` is what a ``Scorer`` made of the same items (one-pass runs), else None."""
 
-    text: str
+    text: str | bytes
     items: int
     tickets: int
     position: dict[str, int]

@@ -110,7 +110,11 @@ def _start(rubrics_path: str | None) -> None:
 
 
 def _in_worker(group: RawGroup) -> ReplayedGroup:
-    return _replay_raw(group, _SCORER[0])
+    """The group's lines travel back as UTF-8 bytes, the form they are written in: a str would be
+    encoded by pickle here, decoded in the main process and encoded again for the file."""
+    done = _replay_raw(group, _SCORER[0])
+    scored = done.scored if done.scored is None else replace(done.scored, text=done.scored.text.encode("utf-8"))
+    return replace(done, text=done.text.encode("utf-8"), scored=scored)
 
 
 def replayed_groups(tickets_path: Path, position: dict[str, int], responder: Precomputed, which: Which,

@@ -275,10 +275,12 @@ class Checkpoint:
             return None
         return saved
 
-    def write(self, index: int, text: str, lines: int = 1) -> None:
+    def write(self, index: int, text: str | bytes, lines: int = 1) -> None:
+        """Append ``text``; bytes must be UTF-8 (pool workers send encoded text: a str crossing a
+        process boundary is encoded and decoded once more on the way)."""
         out = self.outputs[index]
         with writing(out.partial, self._kept()):
-            out.write(text.encode("utf-8"), lines)
+            out.write(text if isinstance(text, bytes) else text.encode("utf-8"), lines)
 
     def commit(self, position: Any, state: dict[str, Any]) -> None:
         """Make everything written so far durable, then record it as the last complete batch."""

@@ -8,7 +8,7 @@ exist (``ai.error``) is recorded with ``score=None`` and the error, never as a z
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -272,7 +272,7 @@ class LineBatch:
 class ScoredBatch:
     """Score lines of one batch, their counts, and the input position to resume after them."""
 
-    text: str
+    text: str | bytes
     lines: int
     items: int
     position: dict[str, int]
@@ -338,7 +338,9 @@ def _load_book(rubrics_path: str) -> None:
 
 
 def _score_in_worker(batch: LineBatch) -> ScoredBatch:
-    return score_batch(_WORKER_BOOK[0], batch)
+    """Score lines travel back as the UTF-8 bytes they are written in (see ``Checkpoint.write``)."""
+    scored = score_batch(_WORKER_BOOK[0], batch)
+    return replace(scored, text=scored.text.encode("utf-8"))
 
 
 @dataclass
