@@ -1,6 +1,7 @@
 """Ingest throughput and memory: records/s and peak RSS for growing inputs (prints figures).
 
-Peak RSS should grow only with the set of kept ticket ids, not with the input size.
+Peak RSS (of this process; JSONL inputs over 16,384 records are judged on a pool of worker
+processes besides) should not grow with the input: kept ticket ids live in an on-disk index.
 Usage: .venv/bin/python benchmarks/ingest_throughput.py [N ...]   (default 20000 100000)
 """
 
