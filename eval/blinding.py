@@ -5,11 +5,16 @@ signatures; AI answers carry self-references ("as an AI assistant") and their ow
 greetings and sign-offs. Both answers (and the agent turns of the context) go through the
 same stripping, so neither side is treated differently:
 
-* greeting formulas at the start ("Hi Noah,", "Dear team,"),
+* greeting formulas in the first lines ("Hi Noah,", "Dear team,", also after a prefix:
+  "Re: your order\nHi Noah," or "Thanks for waiting. Hi Noah,"), and the greeted name everywhere,
 * sentences that are fixed formulas ("I hope this helps!", "Have a good day.", "Of course."),
 * sentences with an AI self-reference ("I'm a virtual assistant", "as an AI assistant"),
 * signature blocks ("Kind regards,\\nJulia\\nCustomer Support", "- Samir", "— Virtual Assistant"),
 * agent names anywhere, learned from the signatures of the historical answers.
+
+Every text a reviewer sees is then cut at ``SHOWN_CHARS`` characters with a visible "(cut)":
+the same cap on both answers and on every context turn, so a cut says nothing about the source
+(a 1 MB shadow-mode answer must not reach a packet whole).
 
 The audit then tries to tell AI from human on the texts exactly as reviewers see them: a
 TF-IDF + logistic regression classifier, 5-fold cross-validated AUC, grouped so both answers
@@ -28,17 +33,26 @@ import numpy as np
 from pydantic import BaseModel
 
 from eval.records import Item
-from eval.redact import customer_names, mask_names, redact
+from eval.redact import NOT_NAMES, customer_names, mask_names, redact
 
 EMPTY = "[greeting or sign-off only]"
 """Shown when stripping leaves nothing, so an answer never reaches a reviewer blank."""
 AUC_WARNING = 0.75
 
+SHOWN_CHARS = 4000
+"""Most characters of any one text (answer or context turn) a reviewer is shown."""
+CUT_MARK = " … (cut)"
+GREETING_LINES = 3
+"""A greeting is looked for in this many first non-empty lines of an answer."""
+
 _NAME = r"[A-ZÀ-Þ][\w'’-]*"
-_GREETING = re.compile(
-    rf"^\s*(?i:hi|hello|hey|dear|greetings|good (?:morning|afternoon|evening))(?i:\s+there)?"
-    rf"(?:\s+{_NAME}(?:\s+{_NAME})?)?\s*[,!.:]?[ \t]*"
+_GREETING_CORE = (
+    rf"(?i:hi|hello|hey|dear|greetings|good (?:morning|afternoon|evening))(?![\w'’-])(?i:[ \t]+there)?"
+    rf"(?:[ \t]+({_NAME})(?:[ \t]+{_NAME})?)?"
 )
+_GREETING_AT_LINE = re.compile(rf"^[ \t]*{_GREETING_CORE}[ \t]*[,!.:]?[ \t]*")
+_GREETING_IN_LINE = re.compile(rf"(?<=[.!?:;])[ \t]+{_GREETING_CORE}[ \t]*[,!:][ \t]*")
+"""After a sentence or a prefix ("Re: x. Hi Noah,") a greeting needs its punctuation: fewer false hits."""
 _SELF_REFERENCE = re.compile(
     r"\bas an? (?:ai|virtual|automated|digital)\b|\bi(?:'m|’m| am) (?:an?|the|your) "
     r"(?:\w+ )?(?:ai|virtual|automated|digital|bot|chatbot)\b|\blanguage model\b|\bchatbot\b"
@@ -114,10 +128,60 @@ def _mask_names(text: str, names: frozenset[str]) -> str:
     return re.sub(pattern, "[NAME]", text)
 
 
+def _find_greeting(text: str) -> tuple[int, re.Match[str]] | None:
+    """(line number, match) of the first greeting in the first ``GREETING_LINES`` non-empty lines."""
+    lines, seen = text.split("\n"), 0
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        m = _GREETING_AT_LINE.match(line) or _GREETING_IN_LINE.search(line)
+        if m:
+            return i, m
+        seen += 1
+        if seen >= GREETING_LINES:
+            return None
+    return None
+
+
+def strip_greeting(text: str) -> str:
+    """``text`` without its first greeting ("Hi Noah,") where it stands in the first lines."""
+    found = _find_greeting(text)
+    if not found:
+        return text
+    i, m = found
+    lines = text.split("\n")
+    lines[i] = lines[i][:m.start()] + (" " if m.start() else "") + lines[i][m.end():]
+    return "\n".join(lines)
+
+
+def greeted_names(text: str) -> list[str]:
+    """The name a greeting in the first lines addresses ("Re: order\nHi Noah," gives Noah).
+
+    Only a name closed by punctuation or the line end counts: "Hello Your order ..." names nobody.
+    """
+    found = _find_greeting(text)
+    if not found or not found[1].group(1):
+        return []
+    i, m = found
+    after = text.split("\n")[i][m.end(1):].lstrip(" \t")
+    return [m.group(1)] if (not after or after[0] in ",!.:") and m.group(1) not in NOT_NAMES else []
+
+
+def cut(text: str, limit: int = SHOWN_CHARS) -> str:
+    """At most ``limit`` characters (at a word boundary where one is near), marked "(cut)" when cut."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    if not text[limit].isspace():  # mid-word: back up to the last space, if one is near
+        space = max(head.rfind(" ", max(0, limit - 200)), head.rfind("\n", max(0, limit - 200)))
+        head = head[:space] if space > 0 else head
+    return head.rstrip() + CUT_MARK
+
+
 def strip_tells(text: str, names: frozenset[str] = frozenset()) -> str:
     """``text`` without greeting, formulas, self-references, signature and agent ``names``."""
     body, _ = _split_signature(text, names)
-    body = _GREETING.sub("", body, count=1)
+    body = strip_greeting(body)
     lines = []
     for line in body.split("\n"):
         kept = [s for s in _SENTENCE_END.split(line.strip()) if s and _keep_sentence(s)]
@@ -162,16 +226,19 @@ def present(item: Item, names: frozenset[str], strip: bool = True) -> Presented:
 
     Customer turns keep their wording (only names are masked); agent turns and both answers are
     stripped, since earlier agent turns carry the same signatures as the human answer. The
-    customer's own name, where the conversation reveals it, is masked in every text.
+    customer's own name, where the conversation reveals it (also a greeting after a prefix), is
+    masked in every text. Every text is cut at ``SHOWN_CHARS`` last, after redaction, so a cut
+    never splits personal data out of a redactor's reach.
     """
     agent_texts = [t.text for t in item.context if t.role == "agent"] + [item.human.text, item.ai.text or ""]
     customer = customer_names((t.text for t in item.context if t.role == "customer"), agent_texts)
+    customer += [n for text in agent_texts for n in greeted_names(text) if n not in customer]
 
     def agent(text: str) -> str:
-        return mask_names(strip_tells(redact(text), names) if strip else redact(text), customer)
+        return cut(mask_names(strip_tells(redact(text), names) if strip else redact(text), customer))
 
     def other(text: str) -> str:
-        return mask_names(_mask_names(redact(text), names) if strip else redact(text), customer)
+        return cut(mask_names(_mask_names(redact(text), names) if strip else redact(text), customer))
 
     context = tuple((t.role, agent(t.text) if t.role == "agent" else other(t.text)) for t in item.context)
     return Presented(context, agent(item.human.text), agent(item.ai.text or ""))

@@ -1,30 +1,19 @@
-"""Blind packets: which items get rated, by whom, in which X/Y order, and what reviewers see.
+"""Blind packets: by whom each sampled item gets rated, in which X/Y order, and what reviewers see.
 
-Sampling is stratified by category. A first round draws, per category, what ``decide`` needs:
-``min_rated`` items, and for categories that could still automate (the AI's rubric
-critical-failure share is within the assist limit) enough items that zero observed critical
-failures would put the exact one-sided upper bound under ``critical_ub_automate``
-(n = ln(1 - confidence) / ln(1 - bound), 149 for the default policy). Once ``decisions.json``
-exists, a follow-up round draws ``ratings_needed`` more items for each undecided category and
-none for decided ones; items rated in earlier rounds are never drawn again.
-
-Every item gets ``raters`` reviewers; a calibration subset and the gold items get more. Gold
-items are sampled items on which the rubric scoring flags exactly one answer as a critical
-failure while the other passes cleanly: a known-bad control that careful reviewers must catch.
-They are drawn from the random sample itself (never added on top), so they do not bias the
-estimates, and nothing in a packet marks them. X/Y order is drawn per (reviewer, item), each
-(reviewer, item) gets its own random ``rating_id``, and each reviewer's queue is shuffled.
+Which items are drawn (targets per category, gold and calibration items, a sample that fills the
+reviewers' capacity exactly) is ``eval.ratings.sampling``; items rated in earlier rounds are
+never drawn again. Nothing in a packet marks gold items. X/Y order is drawn per (reviewer,
+item), each (reviewer, item) gets its own random ``rating_id``, and each reviewer's queue is
+shuffled.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import math
 import os
-import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,53 +25,17 @@ from rich.table import Table
 from eval.blinding import BlindingAudit, audit_blinding, item_agent_texts, learn_agent_names, present
 from eval.decide import Policy, read_scores
 from eval.ratings import labelstudio
+from eval.ratings.sampling import (  # noqa: F401  (re-exported: callers import them from here)
+    GOLD_MIN_SCORE, CategoryPlan, PacketSpec, Sample, category_targets, gold_candidates, sample_items,
+    zero_failure_n,
+)
 from eval.records import BlindKey, Item, Side, UnblindedRating
 from eval.store import atomic_writer, load_manifest, read_jsonl, update_manifest, write_json, write_jsonl
 
-GOLD_MIN_SCORE = 0.6
-"""A gold item's clean answer must score at least this on its rubric (and not fail critically)."""
-_REVIEWER = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 RATING_COLUMNS = ("score_x", "score_y", "preference", "acceptable_x", "acceptable_y",
                   "critical_x", "critical_y", "comment", "seconds")
 CSV_COLUMNS = ("rating_id", "reviewer", "position", "category", "context", "answer_x", "answer_y",
                *RATING_COLUMNS)
-
-
-@dataclass(frozen=True)
-class PacketSpec:
-    reviewers: tuple[str, ...]
-    per_reviewer: int
-    raters: int = 2
-    calibration_share: float = 0.10
-    calibration_raters: int = 3
-    gold_share: float = 0.05
-    gold_raters: int = 4
-
-    def __post_init__(self) -> None:
-        if len(set(self.reviewers)) != len(self.reviewers):
-            raise ValueError(f"--reviewers: a reviewer is listed twice: {', '.join(self.reviewers)}")
-        bad = [r for r in self.reviewers if not _REVIEWER.match(r)]
-        if bad:
-            raise ValueError(f"--reviewers: {bad[0]!r} is not a usable name (letters, digits, _ . - only)")
-        if len(self.reviewers) < self.raters:
-            raise ValueError(f"--reviewers: every item needs {self.raters} reviewers, got {len(self.reviewers)}")
-        if self.per_reviewer < 1:
-            raise ValueError("--per-reviewer: must be at least 1")
-
-    def k(self, gold: bool, calibration: bool) -> int:
-        """Reviewers for one item, capped by the panel size."""
-        want = self.gold_raters if gold else self.calibration_raters if calibration else self.raters
-        return min(want, len(self.reviewers))
-
-
-class CategoryPlan(BaseModel):
-    category: str
-    available: int
-    wanted: int
-    sampled: int
-    gold: int = 0
-    calibration: int = 0
-    why: str
 
 
 class PacketSummary(BaseModel):
@@ -108,104 +61,6 @@ class Assignment:
     x: Side
     gold: bool
     position: int = 0
-
-
-@dataclass(frozen=True)
-class Sample:
-    """Sampled items (column ``item_id``, ``category``, ``gold``, ``calibration``, ``k``) and the plan."""
-
-    items: pd.DataFrame
-    plans: list[CategoryPlan]
-    notes: list[str] = field(default_factory=list)
-
-
-def zero_failure_n(bound: float, confidence: float) -> int:
-    """Smallest n whose exact one-sided upper bound with 0 failures in n is at most ``bound``."""
-    return math.ceil(math.log(1.0 - confidence) / math.log(1.0 - bound) - 1e-9)
-
-
-def category_targets(
-    available: dict[str, int], ai_critical: dict[str, float], policy: Policy, decisions: dict[str, Any] | None,
-) -> dict[str, tuple[int, str]]:
-    """Items wanted per category this round, and why."""
-    automate_n = max(policy.min_rated, zero_failure_n(policy.critical_ub_automate, policy.confidence))
-    decided = {c["category"]: c for c in (decisions or {}).get("categories", [])}
-    out: dict[str, tuple[int, str]] = {}
-    for cat in sorted(available):
-        if cat in policy.always_human:
-            out[cat] = (0, "always human by policy")
-        elif cat in decided:
-            d = decided[cat]
-            need = d.get("ratings_needed")
-            if d.get("tier") == "automate" or not need or need <= 0:
-                out[cat] = (0, f"decided ({d.get('tier')}); {d.get('ratings_needed_text') or 'no more ratings help'}")
-            else:
-                out[cat] = (int(need), f"undecided ({d.get('tier')}): ratings_needed {need}")
-        elif ai_critical.get(cat, 0.0) > policy.critical_ub_assist:
-            out[cat] = (policy.min_rated, f"min_rated {policy.min_rated} (AI rubric critical-failure share "
-                                          f"{ai_critical[cat]:.1%} rules out automate)")
-        else:
-            out[cat] = (automate_n, f"{automate_n} items: 0 critical failures in them would certify "
-                                    f"<= {policy.critical_ub_automate:.0%} at {policy.confidence:.0%}")
-    return out
-
-
-def gold_candidates(scores: pd.DataFrame) -> set[str]:
-    """Items where exactly one answer fails critically and the other passes cleanly (known-bad control)."""
-    if scores.empty:
-        return set()
-    wide = scores.pivot_table(index="item_id", columns="side", values=["score", "critical_fail"], aggfunc="first")
-    if ("critical_fail", "ai") not in wide or ("critical_fail", "human") not in wide:
-        return set()
-    crit_ai = wide[("critical_fail", "ai")].astype(bool)
-    crit_h = wide[("critical_fail", "human")].astype(bool)
-    good_ai = ~crit_ai & (wide[("score", "ai")].astype(float) >= GOLD_MIN_SCORE)
-    good_h = ~crit_h & (wide[("score", "human")].astype(float) >= GOLD_MIN_SCORE)
-    return set(wide.index[(crit_ai & good_h) | (crit_h & good_ai)])
-
-
-def _flag_first(frame: pd.DataFrame, eligible: pd.Series, share: float, key: str) -> pd.Series:
-    """Mark round(share * n) eligible rows with the smallest random ``key`` (stable as n shrinks)."""
-    n = int(round(share * len(frame)))
-    chosen = frame[eligible].nsmallest(n, key).index
-    return frame.index.isin(chosen)
-
-
-def _take(pool: pd.DataFrame, targets: dict[str, int], gold_ok: set[str], spec: PacketSpec) -> pd.DataFrame:
-    parts = [pool[pool["category"] == c].head(t) for c, t in targets.items() if t > 0]
-    taken = pd.concat(parts) if parts else pool.head(0)
-    taken = taken.assign(gold=_flag_first(taken, taken["item_id"].isin(gold_ok), spec.gold_share, "u_gold"))
-    taken = taken.assign(calibration=_flag_first(taken, ~taken["gold"], spec.calibration_share, "u_cal"))
-    return taken.assign(k=[spec.k(g, c) for g, c in zip(taken["gold"], taken["calibration"])])
-
-
-def sample_items(
-    index: pd.DataFrame, targets: dict[str, tuple[int, str]], gold_ok: set[str], spec: PacketSpec,
-    rng: np.random.Generator,
-) -> Sample:
-    """Random items per category up to the targets, shrunk proportionally to fit the reviewers' capacity."""
-    pool = index.iloc[rng.permutation(len(index))].reset_index(drop=True)
-    pool = pool.assign(u_gold=rng.random(len(pool)), u_cal=rng.random(len(pool)))
-    available = pool["category"].value_counts().to_dict()
-    wanted = {c: min(t, available.get(c, 0)) for c, (t, _) in targets.items()}
-    capacity = spec.per_reviewer * len(spec.reviewers)
-    sizes, notes = dict(wanted), []
-    taken = _take(pool, sizes, gold_ok, spec)
-    while taken["k"].sum() > capacity:
-        ratio = capacity / taken["k"].sum()
-        sizes = {c: math.floor(t * ratio) for c, t in sizes.items()}
-        taken = _take(pool, sizes, gold_ok, spec)
-    if sizes != wanted:
-        need = int(_take(pool, wanted, gold_ok, spec)["k"].sum())
-        notes.append(f"the targets need {need} ratings but {len(spec.reviewers)} reviewers x {spec.per_reviewer} "
-                     f"= {capacity}: every category was cut to the same share; raise --per-reviewer or add reviewers")
-    plans = [
-        CategoryPlan(category=c, available=available.get(c, 0), wanted=targets[c][0], sampled=sizes.get(c, 0),
-                     gold=int(taken.loc[taken["category"] == c, "gold"].sum()),
-                     calibration=int(taken.loc[taken["category"] == c, "calibration"].sum()), why=targets[c][1])
-        for c in sorted(targets)
-    ]
-    return Sample(taken.drop(columns=["u_gold", "u_cal"]).reset_index(drop=True), plans, notes)
 
 
 def _rating_id(rng: np.random.Generator, taken: set[str]) -> str:
@@ -351,13 +206,14 @@ def _write_reviewer(folder: Path, reviewer: str, rows: list[PacketRow]) -> list[
 
 
 def packets_table(summary: PacketSummary) -> Table:
-    """Per category: what was wanted, why, and what was drawn."""
+    """Per category: what was wanted, why, what was drawn, and the shortfall where items ran out."""
     table = Table(title=f"Packets, round {summary.round}")
-    for col in ("category", "available", "wanted", "sampled", "gold", "calibration", "why"):
+    for col in ("category", "available", "wanted", "share", "sampled", "short", "gold", "calibration", "why"):
         table.add_column(col, justify="left" if col in ("category", "why") else "right")
     for c in summary.categories:
-        table.add_row(c.category, str(c.available), str(c.wanted), str(c.sampled), str(c.gold),
-                      str(c.calibration), c.why)
+        short = f"{c.short} (only {c.available})" if c.short else ""
+        table.add_row(c.category, str(c.available), str(c.wanted), str(c.share), str(c.sampled), short,
+                      str(c.gold), str(c.calibration), c.why)
     return table
 
 
