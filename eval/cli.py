@@ -169,12 +169,12 @@ def packets(
     per_reviewer: Annotated[int, typer.Option(min=1, help="most ratings any one reviewer is given")],
 ) -> None:
     """Draw blind rating packets per reviewer, the key, reviewer links and the blinding audit."""
-    from eval.ratings.packets import PacketSpec, packets_table, policy_of_run, write_packets
+    from eval.ratings.packets import PacketSpec, guidelines_of_run, packets_table, policy_of_run, write_packets
 
     with _user_errors():
         spec = PacketSpec(tuple(r.strip() for r in reviewers.split(",") if r.strip()), per_reviewer)
         policy, seed = policy_of_run(run_dir)
-        summary = write_packets(run_dir, spec, policy, seed)
+        summary = write_packets(run_dir, spec, policy, seed, guidelines_of_run(run_dir))
     out.print(packets_table(summary))
     out.print(f"{summary.items} items, {summary.ratings} ratings for {len(summary.reviewers)} reviewers "
               f"(round {summary.round}); blinding audit AUC before stripping "
@@ -199,17 +199,19 @@ def serve(
     """Serve the blind rating app: one secret link per reviewer."""
     import json
 
+    from eval.ratings.app.server import reviewer_links
     from eval.ratings.app.server import serve as serve_app
 
     tokens_file = run_dir / "packets" / "tokens.json"
     if not tokens_file.exists():
         console.print(f"[red]error:[/red] {tokens_file} not found; run `support-eval packets {run_dir}` first")
         raise typer.Exit(EXIT_INPUT)
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        console.print(f"[yellow]warning:[/yellow] binding to {host}: anyone who can reach it and has a link can rate")
+    links, warnings = reviewer_links(json.loads(tokens_file.read_text(encoding="utf-8")), host, port)
+    for warning in warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
     out.print("[bold]Reviewer links[/bold] (send each reviewer only their own):")
-    for reviewer, token in json.loads(tokens_file.read_text(encoding="utf-8")).items():
-        out.print(f"  {reviewer}: http://{host}:{port}/r/{token}")
+    for reviewer, link in links.items():
+        out.print(f"  {reviewer}: {link}")
     serve_app(run_dir, host, port)
 
 

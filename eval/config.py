@@ -120,6 +120,8 @@ class RubricsConfig(_Strict):
 class RatingsConfig(_Strict):
     key: str | None = None
     files: list[str] = Field(default_factory=list)
+    guidelines: str | None = None
+    """Rating guidelines (YAML) shown to reviewers; the package's default when unset."""
 
 
 class RunConfig(_Strict):

@@ -103,12 +103,18 @@ def writing(path: Path, kept: str = "") -> Iterator[None]:
 
 
 @contextmanager
-def atomic_writer(path: Path) -> Iterator[Any]:
-    """Open ``path`` for writing; it appears under its real name only on success."""
+def atomic_writer(path: Path, private: bool = False) -> Iterator[Any]:
+    """Open ``path`` for writing; it appears under its real name only on success.
+
+    ``private`` files (tokens, the blind key) are 0600 from their first byte, not chmod-ed after.
+    """
     tmp = path.with_name(path.name + ".partial")
     with writing(tmp):
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o666)
+        if private:
+            os.fchmod(fd, 0o600)
+        with open(fd, "w", encoding="utf-8", newline="\n") as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
@@ -116,9 +122,9 @@ def atomic_writer(path: Path) -> Iterator[Any]:
         os.replace(tmp, path)
 
 
-def write_jsonl(path: Path, records: Iterable[BaseModel]) -> int:
+def write_jsonl(path: Path, records: Iterable[BaseModel], private: bool = False) -> int:
     n = 0
-    with atomic_writer(path) as fh:
+    with atomic_writer(path, private) as fh:
         for rec in records:
             fh.write(rec.model_dump_json())
             fh.write("\n")
@@ -154,8 +160,8 @@ def read_lines(path: Path, offset: int = 0, lineno: int = 0) -> Iterator[tuple[i
                 yield lineno, offset, line
 
 
-def write_json(path: Path, data: Any) -> None:
-    with atomic_writer(path) as fh:
+def write_json(path: Path, data: Any, private: bool = False) -> None:
+    with atomic_writer(path, private) as fh:
         json.dump(data, fh, indent=2, sort_keys=True, ensure_ascii=False)
         fh.write("\n")
 

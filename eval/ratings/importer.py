@@ -295,12 +295,15 @@ def import_ratings(files: Sequence[Path], key_path: Path, items_path: Path, out_
 
 
 def write_rating_table(path: Path, table: pd.DataFrame) -> None:
-    """``ratings.jsonl`` from an unblinded table: one JSON object per line, null for missing."""
+    """``ratings.jsonl`` from an unblinded table: one JSON object per line, null for missing.
+
+    Private (0600) like the key: unblinded rows say which answer was the AI's.
+    """
     text = table.to_json(orient="records", force_ascii=False) if len(table) else "[]"
     # pandas' own ``lines=True`` splits records in Python (seconds per million rows). Splitting
     # the array at '},{"rating_id":' is safe: inside a JSON string every '"' is escaped.
     body = text[1:-1].replace('},{"rating_id":', '}\n{"rating_id":')
-    with atomic_writer(path) as fh:
+    with atomic_writer(path, private=True) as fh:
         fh.write(body + "\n" if body else "")
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,9 @@ from rich.table import Table
 from eval.blinding import BlindingAudit, audit_blinding, item_agent_texts, learn_agent_names, present
 from eval.decide import Policy, read_scores
 from eval.ratings import labelstudio
+from eval.ratings.facts import ticket_facts
+from eval.ratings.guidelines import FILE_NAME as GUIDELINES_FILE
+from eval.ratings.guidelines import Guidelines, load_guidelines
 from eval.ratings.sampling import (  # noqa: F401  (re-exported: callers import them from here)
     GOLD_MIN_SCORE, CategoryPlan, PacketSpec, Sample, category_targets, gold_candidates, sample_items,
     zero_failure_n,
@@ -34,7 +36,7 @@ from eval.store import atomic_writer, load_manifest, read_jsonl, update_manifest
 
 RATING_COLUMNS = ("score_x", "score_y", "preference", "acceptable_x", "acceptable_y",
                   "critical_x", "critical_y", "comment", "seconds")
-CSV_COLUMNS = ("rating_id", "reviewer", "position", "category", "context", "answer_x", "answer_y",
+CSV_COLUMNS = ("rating_id", "reviewer", "position", "category", "facts", "context", "answer_x", "answer_y",
                *RATING_COLUMNS)
 
 
@@ -111,6 +113,8 @@ class PacketRow(BaseModel):
     context: list[ShownTurn]
     answer_x: str
     answer_y: str
+    facts: list[tuple[str, str]] = []
+    """Ticket metadata the agent saw (outcomes and personal fields left out), to judge correctness by."""
     score_x: int | None = None
     score_y: int | None = None
     preference: str | None = None
@@ -134,6 +138,7 @@ def packet_rows(
         rows.setdefault(a.reviewer, []).append(PacketRow(
             rating_id=a.rating_id, reviewer=a.reviewer, position=a.position, category=items[a.item_id].category,
             context=[ShownTurn(role=role, text=text) for role, text in p.context], answer_x=x, answer_y=y,
+            facts=ticket_facts(items[a.item_id].metadata),
         ))
     before = [(b.human, b.ai) for b in (present(items[i], names, strip=False) for i in shown)]
     after = [(p.human, p.ai) for p in shown.values()]
@@ -186,8 +191,7 @@ def _tokens(path: Path, reviewers: tuple[str, ...], keep_others: bool) -> dict[s
         tokens = {r: t for r, t in tokens.items() if r in reviewers}
     for reviewer in reviewers:
         tokens.setdefault(reviewer, secrets.token_urlsafe(24))
-    write_json(path, tokens)
-    os.chmod(path, 0o600)
+    write_json(path, tokens, private=True)
     return tokens
 
 
@@ -200,6 +204,7 @@ def _write_reviewer(folder: Path, reviewer: str, rows: list[PacketRow]) -> list[
         for row in rows:
             cells = row.model_dump()
             cells["context"] = labelstudio.context_text([(t["role"], t["text"]) for t in cells["context"]])
+            cells["facts"] = "; ".join(f"{k}: {v}" for k, v in cells["facts"])
             writer.writerow({k: "" if cells[k] is None else cells[k] for k in CSV_COLUMNS})
     write_json(ls, labelstudio.tasks([r.model_dump() for r in rows]))
     return [jsonl, table, ls]
@@ -229,8 +234,22 @@ def policy_of_run(run_dir: Path) -> tuple[Policy, int]:
     return load_policy(source), cfg.seed
 
 
-def write_packets(run_dir: Path, spec: PacketSpec, policy: Policy, seed: int) -> PacketSummary:
-    """Read RUN/items.jsonl (+ scores, decisions); write RUN/packets/, RUN/key.jsonl, RUN/blinding_audit.json."""
+def guidelines_of_run(run_dir: Path) -> Guidelines:
+    """The rating guidelines of the run's config (``ratings.guidelines``), else the shipped default."""
+    from eval.pipeline import config_of_run
+
+    if not load_manifest(run_dir).get("config_path"):
+        return load_guidelines()
+    cfg = config_of_run(run_dir)
+    return load_guidelines(cfg.resolve(cfg.ratings.guidelines) if cfg.ratings.guidelines else None)
+
+
+def write_packets(run_dir: Path, spec: PacketSpec, policy: Policy, seed: int,
+                  guidelines: Guidelines | None = None) -> PacketSummary:
+    """Read RUN/items.jsonl (+ scores, decisions); write RUN/packets/, RUN/key.jsonl, RUN/blinding_audit.json.
+
+    ``guidelines`` (the shipped default when None) go into packets/ with the round they belong to.
+    """
     run_dir = Path(run_dir)
     index, ai_errors, names = _scan_items(run_dir / "items.jsonl")
     scores_path = run_dir / "scores.jsonl"
@@ -254,11 +273,12 @@ def write_packets(run_dir: Path, spec: PacketSpec, policy: Policy, seed: int) ->
     files = [p for reviewer, mine in rows.items() for p in _write_reviewer(folder, reviewer, mine)]
     with atomic_writer(folder / "labelstudio_config.xml") as fh:
         fh.write(labelstudio.labeling_config())
+    write_json(folder / GUIDELINES_FILE, (guidelines or load_guidelines()).model_dump(mode="json"))
     key = prior + sorted(
         (BlindKey(rating_id=a.rating_id, item_id=a.item_id, x=a.x, y="human" if a.x == "ai" else "ai",
                   gold=a.gold, reviewer=a.reviewer, round=rnd) for a in assignments),
         key=lambda k: (k.item_id, k.reviewer or ""))
-    write_jsonl(run_dir / "key.jsonl", key)
+    write_jsonl(run_dir / "key.jsonl", key, private=True)
     _tokens(folder / "tokens.json", spec.reviewers, keep_others=rnd > 0)
     write_json(run_dir / "blinding_audit.json", audit.model_dump(mode="json"))
     summary = PacketSummary(

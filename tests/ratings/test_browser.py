@@ -80,7 +80,8 @@ def test_rating_a_packet_by_keyboard_exports_exactly_what_was_entered(served, pa
     expect(page.locator("#help")).to_be_visible()
     keys(page, "y", "Enter")
     expect(page.locator("#progress")).to_have_text("3 of 3 rated")
-    expect(page.locator("#message")).to_contain_text("All 3 rated")
+    expect(page.locator("#done")).to_be_visible()
+    expect(page.locator("#done")).to_contain_text("All 3 rated")
 
     path, n = export_ratings(run)
     got = {r["rating_id"]: r for r in map(json.loads, path.read_text().splitlines())}

@@ -1,6 +1,8 @@
 """The rating app's SQLite store: reviewers' queues (loaded from the packets) and their ratings.
 
-The key and the automatic scores are never loaded here, so no request can leak them. A rating
+The key and the automatic scores are never loaded here, so no request can leak them. The file
+holds the reviewer tokens, so it is private to the user (0600, and SQLite gives its WAL files
+the same mode). A rating
 is one row per (rating_id, reviewer): a UNIQUE constraint plus INSERT ... ON CONFLICT makes a
 double submit or a second tab update that row instead of adding one. WAL lets readers work
 while a rating is written; each request opens its own connection.
@@ -9,6 +11,8 @@ while a rating is written; each request opens its own connection.
 from __future__ import annotations
 
 import json
+import math
+import os
 import secrets
 import sqlite3
 from collections.abc import Iterator
@@ -21,6 +25,8 @@ from eval.records import BlindKey, Rating
 from eval.store import read_jsonl
 
 DB_NAME = "ratings_app.sqlite"
+MAX_SECONDS = 86_400.0
+"""Time on one item is kept only up to a day: anything longer is a tab left open, not rating time."""
 RATING_FIELDS = ("score_x", "score_y", "preference", "acceptable_x", "acceptable_y",
                  "critical_x", "critical_y", "comment", "seconds")
 SCHEMA = """
@@ -28,7 +34,8 @@ CREATE TABLE IF NOT EXISTS reviewers (reviewer TEXT PRIMARY KEY, token TEXT NOT 
 CREATE TABLE IF NOT EXISTS queue (
     rating_id TEXT NOT NULL, reviewer TEXT NOT NULL REFERENCES reviewers(reviewer),
     position INTEGER NOT NULL, category TEXT NOT NULL, context TEXT NOT NULL,
-    answer_x TEXT NOT NULL, answer_y TEXT NOT NULL, PRIMARY KEY (rating_id, reviewer));
+    answer_x TEXT NOT NULL, answer_y TEXT NOT NULL, facts TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (rating_id, reviewer));
 CREATE TABLE IF NOT EXISTS ratings (
     rating_id TEXT NOT NULL, reviewer TEXT NOT NULL,
     score_x INTEGER NOT NULL CHECK (score_x BETWEEN 1 AND 5),
@@ -36,7 +43,8 @@ CREATE TABLE IF NOT EXISTS ratings (
     preference TEXT NOT NULL CHECK (preference IN ('x', 'y', 'tie_good', 'tie_bad')),
     acceptable_x INTEGER NOT NULL, acceptable_y INTEGER NOT NULL,
     critical_x INTEGER NOT NULL, critical_y INTEGER NOT NULL,
-    comment TEXT NOT NULL DEFAULT '', seconds REAL, saved_at TEXT NOT NULL,
+    comment TEXT NOT NULL DEFAULT '',
+    seconds REAL CHECK (seconds IS NULL OR (seconds >= 0 AND seconds <= 86400)), saved_at TEXT NOT NULL,
     UNIQUE (rating_id, reviewer),
     FOREIGN KEY (rating_id, reviewer) REFERENCES queue (rating_id, reviewer));
 """
@@ -59,6 +67,21 @@ def connect(path: Path) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
+def _private(path: Path) -> None:
+    """Create the store 0600 before SQLite opens it, and tighten one made by an older version."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists():
+            os.chmod(file, 0o600)
+
+
+def _add_facts_column(conn: sqlite3.Connection) -> None:
+    """Stores made before ticket facts were shown get the column (empty facts for their rows)."""
+    if "facts" not in {row[1] for row in conn.execute("PRAGMA table_info(queue)")}:
+        conn.execute("ALTER TABLE queue ADD COLUMN facts TEXT NOT NULL DEFAULT '[]'")
+
+
 def load_packets(path: Path, run_dir: Path) -> int:
     """Create the store and add the queues of RUN/packets (rows already loaded are kept as they are)."""
     folder = Path(run_dir) / "packets"
@@ -69,9 +92,11 @@ def load_packets(path: Path, run_dir: Path) -> int:
     from eval.ratings.packets import PacketRow
 
     added = 0
+    _private(path)
     with connect(path) as conn:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.executescript(SCHEMA)
+        _add_facts_column(conn)
         conn.execute("BEGIN IMMEDIATE")
         for reviewer, token in tokens.items():
             conn.execute("INSERT INTO reviewers VALUES (?, ?) ON CONFLICT(reviewer) DO UPDATE SET token = excluded.token",
@@ -79,10 +104,11 @@ def load_packets(path: Path, run_dir: Path) -> int:
             packet = folder / f"{reviewer}.jsonl"
             for row in read_jsonl(packet, PacketRow) if packet.exists() else []:
                 cur = conn.execute(
-                    "INSERT OR IGNORE INTO queue VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO queue (rating_id, reviewer, position, category, context, answer_x, "
+                    "answer_y, facts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (row.rating_id, reviewer, row.position, row.category,
                      json.dumps([t.model_dump() for t in row.context], ensure_ascii=False),
-                     row.answer_x, row.answer_y))
+                     row.answer_x, row.answer_y, json.dumps(row.facts, ensure_ascii=False)))
                 added += cur.rowcount
         _drop_void(conn, Path(run_dir) / "key.jsonl")
         conn.execute("COMMIT")
@@ -119,20 +145,30 @@ def _rating(row: sqlite3.Row) -> dict[str, Any] | None:
     out = {name: row[name] for name in RATING_FIELDS}
     for name in ("acceptable_x", "acceptable_y", "critical_x", "critical_y"):
         out[name] = bool(out[name])
+    out["seconds"] = _seconds(out["seconds"])
     return out
+
+
+def _seconds(value: Any) -> float | None:
+    """Stored time as a usable number: a store written by an older version may hold inf or 1e308,
+    and one such value must never make the reviewer's queue unreadable."""
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= MAX_SECONDS:
+        return None
+    return float(value)
 
 
 def queue(conn: sqlite3.Connection, reviewer: str) -> list[dict[str, Any]]:
     """The reviewer's own items in queue order, each with their saved rating (or None)."""
     rows = conn.execute(
-        f"SELECT q.rating_id, q.category, q.context, q.answer_x, q.answer_y, "
+        f"SELECT q.rating_id, q.category, q.context, q.answer_x, q.answer_y, q.facts, "
         f"{', '.join('r.' + f for f in RATING_FIELDS)} FROM queue q LEFT JOIN ratings r "
         "ON r.rating_id = q.rating_id AND r.reviewer = q.reviewer WHERE q.reviewer = ? ORDER BY q.rowid",
         (reviewer,),
     )
     return [
         {"rating_id": r["rating_id"], "category": r["category"], "context": json.loads(r["context"]),
-         "answer_x": r["answer_x"], "answer_y": r["answer_y"], "rating": _rating(r)}
+         "answer_x": r["answer_x"], "answer_y": r["answer_y"], "facts": json.loads(r["facts"]),
+         "rating": _rating(r)}
         for r in rows
     ]
 

@@ -2,7 +2,10 @@
 
 Bound to 127.0.0.1 by default. Every route but the static files needs the reviewer's token;
 anything else gets 403. Responses carry only the reviewer's own queue and their own ratings:
-the key and automatic scores are not in the store at all (see ``db``).
+the key and automatic scores are not in the store at all (see ``db``). The token is checked
+before a body is read, bodies are capped, and errors name the field without repeating the
+input, so a stranger or a runaway script can neither make the server hold large bodies nor get
+them echoed back.
 """
 
 from __future__ import annotations
@@ -11,22 +14,31 @@ from pathlib import Path
 from typing import Literal
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from eval.ratings.app import db
+from eval.ratings.guidelines import read_packet_guidelines
 
 HERE = Path(__file__).parent
+MAX_BODY = 64 * 1024
+"""A rating is a few hundred bytes; a 5,000-character comment fits many times over."""
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
+SECURITY = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+                               "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
+"""On every response: only the app's own script and style run, even if a ticket's text got through."""
 
 
 class RatingForm(BaseModel):
     """What the rating form posts; anything else is refused with a message naming the field."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     score_x: int = Field(ge=1, le=5)
     score_y: int = Field(ge=1, le=5)
@@ -36,45 +48,76 @@ class RatingForm(BaseModel):
     critical_x: bool = False
     critical_y: bool = False
     comment: str = Field(default="", max_length=5000)
-    seconds: float | None = Field(default=None, ge=0)
+    seconds: float | None = Field(default=None, ge=0, le=db.MAX_SECONDS)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def _error(message: str, status: int) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=NO_STORE)
 
 
 def _forbidden() -> JSONResponse:
-    return JSONResponse({"error": "this needs your personal rating link (unknown or missing token)"},
-                        status_code=403, headers=NO_STORE)
+    return _error("this needs your personal rating link (unknown or missing token)", 403)
 
 
-def _validation_message(exc: RequestValidationError) -> str:
+def validation_message(exc: ValidationError) -> str:
+    """Each problem as "field: message"; the offending input is never repeated back."""
     parts = []
-    for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"] if p != "body") or "form"
-        parts.append(f"{field}: {err['msg']} (got {err.get('input')!r})")
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+        field = ".".join(str(p) for p in err["loc"]) or "body"
+        parts.append(f"{field}: {err['msg']}")
     return "; ".join(parts)
+
+
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The request body, refused as soon as it passes ``limit`` (declared or streamed)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge
+    return bytes(body)
 
 
 def create_app(run_dir: Path, db_file: Path | None = None) -> FastAPI:
     """The app for one run; loads RUN/packets into the store (idempotent) before serving."""
     path = db_file or db.db_path(run_dir)
     db.load_packets(path, run_dir)
+    guidelines = read_packet_guidelines(Path(run_dir) / "packets")
     app = FastAPI(title="support-eval rating", docs_url=None, redoc_url=None, openapi_url=None)
     templates = Jinja2Templates(directory=HERE / "templates")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"error": _validation_message(exc)}, status_code=422, headers=NO_STORE)
+    def reviewer_of(token: str) -> str | None:
+        with db.connect(path) as conn:
+            return db.reviewer_of(conn, token)
+
+    @app.middleware("http")
+    async def _security_headers(request: Request, call_next) -> Response:  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        response.headers.update(SECURITY)
+        return response
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml")
 
     @app.get("/r/{token}", response_class=HTMLResponse)
-    def page(request: Request, token: str):
-        with db.connect(path) as conn:
-            reviewer = db.reviewer_of(conn, token)
+    def page(request: Request, token: str) -> Response:
+        reviewer = reviewer_of(token)
         if reviewer is None:
             return _forbidden()
-        return templates.TemplateResponse(request, "rate.html", {"token": token, "reviewer": reviewer},
-                                          headers=NO_STORE)
+        return templates.TemplateResponse(request, "rate.html", {"token": token, "reviewer": reviewer,
+                                                                 "guide": guidelines}, headers=NO_STORE)
 
     @app.get("/api/{token}/queue")
-    def get_queue(token: str):
+    def get_queue(token: str) -> Response:
         with db.connect(path) as conn:
             reviewer = db.reviewer_of(conn, token)
             if reviewer is None:
@@ -83,21 +126,64 @@ def create_app(run_dir: Path, db_file: Path | None = None) -> FastAPI:
         return JSONResponse({"reviewer": reviewer, "items": items}, headers=NO_STORE)
 
     @app.put("/api/{token}/ratings/{rating_id}")
-    def put_rating(token: str, rating_id: str, form: RatingForm):
-        with db.connect(path) as conn:
-            reviewer = db.reviewer_of(conn, token)
-            if reviewer is None:
-                return _forbidden()
-            if not db.save(conn, reviewer, rating_id, form.model_dump()):
-                return JSONResponse({"error": f"{rating_id} is not in your queue"}, status_code=404, headers=NO_STORE)
-            done, total = db.progress(conn, reviewer)
-        return JSONResponse({"saved": rating_id, "done": done, "total": total}, headers=NO_STORE)
+    async def put_rating(request: Request, token: str, rating_id: str) -> Response:
+        reviewer = await run_in_threadpool(reviewer_of, token)
+        if reviewer is None:
+            return _forbidden()
+        try:
+            form = RatingForm.model_validate_json(await read_body(request))
+        except BodyTooLarge:
+            return _error(f"request body over {MAX_BODY // 1024} KiB", 413)
+        except ValidationError as exc:
+            return _error(validation_message(exc), 422)
+        return await run_in_threadpool(_save, path, reviewer, rating_id, form)
 
     @app.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "DELETE"])
-    def anything_else(rest: str):
+    def anything_else(rest: str) -> Response:
         return _forbidden()
 
     return app
+
+
+def _save(path: Path, reviewer: str, rating_id: str, form: RatingForm) -> Response:
+    with db.connect(path) as conn:
+        if not db.save(conn, reviewer, rating_id, form.model_dump()):
+            return _error("this rating is not in your queue", 404)
+        done, total = db.progress(conn, reviewer)
+    return JSONResponse({"saved": rating_id, "done": done, "total": total}, headers=NO_STORE)
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+WILDCARD = ("0.0.0.0", "::", "")
+
+
+def machine_address() -> str:
+    """This machine's address on its default route, for links others can open.
+
+    Connecting a UDP socket sends nothing; it only asks the kernel which interface it would use.
+    """
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("10.255.255.255", 1))
+            return str(probe.getsockname()[0])
+    except OSError:
+        return socket.gethostbyname(socket.gethostname())
+
+
+def reviewer_links(tokens: dict[str, str], host: str, port: int) -> tuple[dict[str, str], list[str]]:
+    """Each reviewer's link as they can open it, and warnings about how it is exposed."""
+    shown = machine_address() if host in WILDCARD else host
+    netloc = f"[{shown}]" if ":" in shown else shown
+    links = {reviewer: f"http://{netloc}:{port}/r/{token}" for reviewer, token in tokens.items()}
+    warnings = []
+    if host not in LOOPBACK:
+        warnings.append(
+            f"binding to {host or 'all interfaces'}: anyone who can reach {shown}:{port} and has a link can rate. "
+            "The links carry each reviewer's token in clear text over plain HTTP: put TLS in front (a reverse "
+            "proxy with HTTPS, e.g. Caddy or nginx, forwarding to this port) before sending them off this machine.")
+    return links, warnings
 
 
 def serve(run_dir: Path, host: str = "127.0.0.1", port: int = 8765) -> None:

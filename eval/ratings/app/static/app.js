@@ -34,29 +34,77 @@ function renderForm() {
   $("comment").value = f.comment;
 }
 
+function renderFacts(facts) {
+  const box = $("facts");
+  box.replaceChildren(...facts.map(([key, value]) => {
+    const pair = document.createElement("div");
+    const dt = document.createElement("dt"); dt.textContent = key.replaceAll("_", " ");
+    const dd = document.createElement("dd"); dd.textContent = value;
+    pair.append(dt, dd);
+    return pair;
+  }));
+  box.hidden = !facts.length;
+}
+
+function renderTurns(context) {
+  const answered = context.map((t) => t.role).lastIndexOf("customer");
+  $("turns").replaceChildren(...context.map((t, i) => {
+    const li = document.createElement("li");
+    li.className = t.role + (i === answered ? " answered" : "");
+    const role = document.createElement("span");
+    role.className = "role";
+    role.textContent = t.role;
+    li.append(role, document.createTextNode(t.text));
+    if (i === answered) {
+      const tag = document.createElement("span");
+      tag.className = "tag";
+      tag.textContent = "being answered";
+      li.append(tag);
+    }
+    return li;
+  }));
+}
+
+// The thread opens at its end (the message being answered in view); what is above is announced.
+function renderEarlier() {
+  const thread = $("thread");
+  const above = [...$("turns").children].filter((li) => li.offsetTop + li.offsetHeight <= thread.scrollTop + 4).length;
+  const button = $("earlier");
+  button.hidden = above === 0;
+  button.textContent = `↑ ${above} earlier message${above === 1 ? "" : "s"} above (scroll up)`;
+}
+
 function show(idx) {
   if (!state.items.length) { say("Your queue is empty.", "ok"); return; }
+  $("done").hidden = true;
+  $("rating").hidden = false;
   state.idx = Math.max(0, Math.min(idx, state.items.length - 1));
   const item = state.items[state.idx];
   state.form = blankForm(item);
   state.active = "x";
   state.shownAt = performance.now();
   $("category").textContent = `· ${item.category}`;
-  const turns = $("turns");
-  turns.replaceChildren(...item.context.map((t) => {
-    const li = document.createElement("li");
-    li.className = t.role;
-    const role = document.createElement("span");
-    role.className = "role";
-    role.textContent = t.role;
-    li.append(role, document.createTextNode(t.text));
-    return li;
-  }));
+  renderFacts(item.facts || []);
+  renderTurns(item.context);
   $("answer-x").textContent = item.answer_x;
   $("answer-y").textContent = item.answer_y;
+  $("answer-x").scrollTop = 0;
+  $("answer-y").scrollTop = 0;
+  const thread = $("thread");
+  thread.scrollTop = thread.scrollHeight;
+  renderEarlier();
   renderForm();
   renderProgress();
   say(item.rating ? "Already rated; saving again updates your rating." : "", "ok");
+}
+
+function showDone() {
+  $("rating").hidden = true;
+  $("done").hidden = false;
+  $("done-count").textContent = String(state.items.length);
+  renderProgress();
+  $("where").textContent = "";
+  $("review").focus();
 }
 
 function firstUnrated(from) {
@@ -82,7 +130,7 @@ async function save() {
     if (!res.ok) { say(`Not saved: ${data.error || res.status}`, "error"); return; }
     item.rating = body;
     const next = firstUnrated(state.idx + 1);
-    if (next === -1) { renderProgress(); say(`Saved. All ${state.items.length} rated, thank you!`, "ok"); return; }
+    if (next === -1) { showDone(); return; }
     show(next);
     say("Saved.", "ok");
   } catch (err) {
@@ -101,7 +149,12 @@ function setScore(side, score) {
 
 function toggle(name) { state.form[`${name}_${state.active}`] = !state.form[`${name}_${state.active}`]; renderForm(); }
 
+function toggleGuide() { $("guide").hidden = !$("guide").hidden; }
+
 function onKey(e) {
+  if (e.key === "Escape" && (!$("guide").hidden || !$("help").hidden)) {
+    $("guide").hidden = true; $("help").hidden = true; e.preventDefault(); return;
+  }
   if (e.target === $("comment")) {
     if (e.key === "Escape") { $("comment").blur(); e.preventDefault(); }
     else if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); save(); }
@@ -109,6 +162,9 @@ function onKey(e) {
   }
   if (e.ctrlKey || e.metaKey || e.altKey) return;
   const k = e.key;
+  if (k === "h") { e.preventDefault(); toggleGuide(); return; }
+  if (k === "?") { e.preventDefault(); $("help").hidden = !$("help").hidden; return; }
+  if (!$("done").hidden) return;
   const act = {
     ArrowLeft: () => { state.active = "x"; renderForm(); },
     ArrowRight: () => { state.active = "y"; renderForm(); },
@@ -122,7 +178,6 @@ function onKey(e) {
     Enter: save,
     ",": () => show(state.idx - 1),
     ".": () => show(state.idx + 1),
-    "?": () => { $("help").hidden = !$("help").hidden; },
   }[k] || (/^[1-5]$/.test(k) ? () => setScore(state.active, Number(k)) : null);
   if (act) { e.preventDefault(); act(); }
 }
@@ -150,6 +205,12 @@ function build() {
   $("prev").addEventListener("click", () => show(state.idx - 1));
   $("next").addEventListener("click", () => show(state.idx + 1));
   $("help-toggle").addEventListener("click", () => { $("help").hidden = !$("help").hidden; });
+  $("guide-toggle").addEventListener("click", toggleGuide);
+  $("guide-close").addEventListener("click", () => { $("guide").hidden = true; });
+  $("review").addEventListener("click", () => show(0));
+  $("thread").addEventListener("scroll", renderEarlier);
+  $("earlier").addEventListener("click", () => { $("thread").scrollTop = 0; });
+  window.addEventListener("resize", renderEarlier);
   document.addEventListener("keydown", onKey);
 }
 
@@ -159,7 +220,8 @@ async function load() {
   if (!res.ok) { say("This link is not valid.", "error"); return; }
   state.items = (await res.json()).items;
   const start = firstUnrated(0);
-  show(start === -1 ? 0 : start);
+  if (start === -1 && state.items.length) showDone();
+  else show(start === -1 ? 0 : start);
 }
 
 load();

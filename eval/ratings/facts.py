@@ -1,0 +1,39 @@
+"""The ticket facts a reviewer needs to judge correctness: what the agent saw beside the thread.
+
+An answer saying "your order shipped yesterday" can only be judged against the order's status.
+Ticket metadata also holds outcomes the agent could not know when answering (CSAT, handle
+time, resolution) and personal fields; those are left out, and every value is redacted like the
+conversation.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from eval.redact import redact
+
+MAX_FACTS = 12
+MAX_VALUE_CHARS = 200
+_OUTCOME = re.compile(
+    r"csat|satisf|nps|survey|rating|handle_?time|resolution|resolved|reopen|first_response|"
+    r"response_time|sla|escalated_at|closed|solved|outcome|sentiment", re.IGNORECASE)
+_PERSONAL = re.compile(r"name|email|phone|address|iban|card|birth|password|token|ip_?addr", re.IGNORECASE)
+
+
+def _shown(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    text = redact(text)
+    return text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS] + " (cut)"
+
+
+def ticket_facts(metadata: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(key, redacted value) of the metadata an agent saw, in the ticket's own order."""
+    out = []
+    for key, value in metadata.items():
+        if value is None or value == "" or key.startswith("_") or _OUTCOME.search(key) or _PERSONAL.search(key):
+            continue
+        out.append((key, _shown(value)))
+    return out[:MAX_FACTS]
