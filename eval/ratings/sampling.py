@@ -151,7 +151,8 @@ def allocate(total: int, weights: dict[str, int], caps: dict[str, int]) -> dict[
     """``total`` split in proportion to ``weights`` by largest remainder, at least 1 and at most the cap each.
 
     Why the floor: cutting every category by the same ratio and rounding down left categories of
-    9-11 items with none at all. A category that hits its cap hands the rest to the others.
+    9-11 items with none at all. A category that hits its cap hands the rest to the others: the
+    real quotas are clamp(lambda * weight, 1, cap) with lambda found so that they sum to ``total``.
     """
     live = sorted((c for c in weights if weights[c] > 0 and caps.get(c, 0) > 0), key=lambda c: (-weights[c], c))
     out = dict.fromkeys(weights, 0)
@@ -159,20 +160,18 @@ def allocate(total: int, weights: dict[str, int], caps: dict[str, int]) -> dict[
     if total <= len(live):
         out.update(dict.fromkeys(live[:total], 1))
         return out
-    fixed: dict[str, int] = {}
-    while True:
-        rest = [c for c in live if c not in fixed]
-        left, weight = total - sum(fixed.values()), sum(weights[c] for c in rest)
-        quota = {c: left * weights[c] / weight for c in rest} if rest else {}
-        capped = {c: caps[c] for c in rest if quota[c] >= caps[c]}
-        floored = {} if capped else {c: 1 for c in rest if quota[c] < 1}
-        if not capped and not floored:
-            break
-        fixed.update(capped or floored)
-    out.update(fixed)
-    out.update({c: math.floor(q) for c, q in quota.items()})
-    by_remainder = sorted(quota, key=lambda c: (-(quota[c] - math.floor(quota[c])), -weights[c], c))
-    for c in by_remainder[:left - sum(math.floor(q) for q in quota.values())]:
+
+    def quotas(lam: float) -> dict[str, float]:
+        return {c: min(float(caps[c]), max(1.0, lam * weights[c])) for c in live}
+
+    lo, hi = 0.0, float(max(caps[c] for c in live))  # lambda = max cap puts every quota at its cap
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if sum(quotas(mid).values()) < total else (lo, mid)
+    quota = quotas(hi)
+    out.update({c: math.floor(q) for c, q in quota.items()})  # quota(hi) sums to total + a rounding error < 1
+    open_ = sorted((c for c in live if out[c] < caps[c]), key=lambda c: (-(quota[c] - out[c]), -weights[c], c))
+    for c in open_[:max(0, total - sum(out.values()))]:
         out[c] += 1
     return out
 

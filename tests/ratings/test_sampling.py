@@ -163,3 +163,18 @@ def test_demo_blinding_audit_over_every_item_is_no_worse(demo_run: Path) -> None
     before = [(p.human, p.ai) for p in (present(i, names, strip=False) for i in items[:1500])]
     assert source_auc(before, folds=5, seed=0) > 0.95, "the audit must still see the unstripped tells"
     assert json.dumps(after).count("(cut)") == 0, "no demo answer is long enough to be cut"
+
+
+def test_allocation_always_sums_to_what_fits_within_caps_and_floors() -> None:
+    rng = np.random.default_rng(4)
+    for _ in range(1000):
+        n = int(rng.integers(1, 9))
+        weights = {f"c{i}": int(rng.choice([0, 1, 9, 40, 149, 500])) for i in range(n)}
+        caps = {c: int(rng.integers(0, 60)) for c in weights}
+        total = int(rng.integers(0, 200))
+        out = allocate(total, weights, caps)
+        live = [c for c in weights if weights[c] and caps[c]]
+        assert sum(out.values()) == min(total, sum(caps[c] for c in live)), (total, weights, caps, out)
+        assert all(0 <= out[c] <= caps[c] for c in weights) and all(out[c] == 0 for c in weights if c not in live)
+        if total >= len(live):
+            assert all(out[c] >= 1 for c in live), (total, weights, caps, out)
