@@ -185,7 +185,9 @@ relative they write about ("my mother X", "the plan of X Y, who passed away").""
 GREETED_NAME = re.compile(rf"^\s*(?i:hi|hello|hey|dear|good\s+(?:morning|afternoon|evening))\s+({NAME})\b")
 HOLDER_NAME = re.compile(rf"\b({NAME})(?:\s+{NAME})?['’]s\s+(?:account|order|card|subscription|plan)\b")
 """An account holder an answer names ("Chen Khan's account"), e.g. a deceased relative's."""
-NOT_NAMES = frozenset({"Again", "All", "Everyone", "Support", "Team", "Urgent", "Sorry", "Here", "There"})
+NOT_NAMES = frozenset({"Again", "All", "Everyone", "Support", "Team", "Urgent", "Sorry", "Here", "There",
+                       "Customer", "Customers", "Sir", "Madam", "Friend", "Folks", "Valued"})
+"""Words a greeting addresses that are not a person ("Dear Customer,", "Hi Team,")."""
 
 
 def customer_names(customer_texts: Iterable[str], agent_texts: Iterable[str] = ()) -> list[str]:

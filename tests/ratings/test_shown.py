@@ -92,3 +92,11 @@ def test_a_megabyte_ai_answer_reaches_the_packet_cut(tmp_path: Path) -> None:
     assert longest <= SHOWN_CHARS + len(CUT_MARK)
     assert any(CUT_MARK in r["answer_x"] + r["answer_y"] for r in rows)
     assert (run / "packets" / "qa_01.jsonl").stat().st_size < 100_000
+
+
+def test_a_greeting_to_a_role_is_not_taken_for_a_name() -> None:
+    from eval.blinding import greeted_names
+
+    for text in ("Dear Customer,\nYour refund is on its way.", "Re: order\nDear Sir,\nIt shipped.",
+                 "Hello Valued Customer,\nThanks."):
+        assert greeted_names(text) == [], text
