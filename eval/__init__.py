@@ -19,7 +19,7 @@ _LAZY = {
     "retry_errors_to_file": "eval.replay_retry", "replay_and_score_to_file": "eval.one_pass",
     "load_rubrics": "eval.rubrics", "score_to_file": "eval.rubrics",
     "write_packets": "eval.ratings.packets", "import_ratings": "eval.ratings",
-    "agreement_to_file": "eval.ratings", "load_policy": "eval.decide", "decide_to_file": "eval.decide",
+    "agreement_to_file": "eval.ratings", "load_policy": "eval.policy", "decide_to_file": "eval.decide",
     "write_report": "eval.report", "compare_dirs": "eval.report",
     "synth_to_dir": "eval.synth", "run_all": "eval.pipeline",
 }

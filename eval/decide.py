@@ -25,66 +25,18 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field
 from scipy import stats as sps
 from sklearn.metrics import cohen_kappa_score
 
 from eval import stats
-from eval.config import problems, read_yaml_mapping
-from eval.ratings.agreement import (
-    ReviewerPolicy,
-    item_alpha,
-    long_scores,
-    reviewer_reliability,
-)
+from eval.policy import Policy
+from eval.ratings.agreement import item_alpha, long_scores, reviewer_reliability
 from eval.ratings.importer import read_item_index, read_ratings
 from eval.records import Score
 from eval.store import read_jsonl, write_json
 
 Tier = Literal["automate", "assist", "human"]
-DEFAULT_POLICY = Path(__file__).with_name("policy.yaml")
-
-
-class PolicyError(ValueError):
-    """A policy problem, phrased for the user with the file and key."""
-
-
-class Policy(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    always_human: list[str] = Field(default_factory=list)
-    min_rated: int = Field(default=40, ge=1)
-    min_alpha: float = Field(default=0.667, le=1)
-    margin: float = Field(default=0.25, ge=0)
-    noninferiority_alpha: float = Field(default=0.025, gt=0, lt=0.5)
-    critical_ub_automate: float = Field(default=0.02, gt=0, lt=1)
-    acceptable_diff_lb: float = Field(default=-0.05, ge=-1, le=1)
-    acceptable_lb_assist: float = Field(default=0.5, ge=0, le=1)
-    critical_ub_assist: float = Field(default=0.10, gt=0, lt=1)
-    confidence: float = Field(default=0.95, gt=0.5, lt=1)
-    bootstrap_resamples: int = Field(default=2000, ge=2000)
-    seed: int = 0
-    power: float = Field(default=0.8, gt=0, lt=1)
-    audit_power: float = Field(default=0.9, gt=0, lt=1)
-    audit_alpha: float = Field(default=0.05, gt=0, lt=1)
-    audit_rate_multiplier: float = Field(default=2.0, gt=1)
-    reviewers: ReviewerPolicy = ReviewerPolicy()
-
-
-def load_policy(source: Path | dict | None) -> Policy:
-    """The default policy, a YAML file, or a mapping (e.g. the run config's ``policy:``)."""
-    where = "policy"
-    if source is None:
-        source = DEFAULT_POLICY
-    if isinstance(source, (str, Path)):
-        where = str(source)
-        source = read_yaml_mapping(source, "policy", PolicyError)
-    if not isinstance(source, dict):
-        raise PolicyError(f"{where}: expected a mapping of policy keys")
-    try:
-        return Policy.model_validate(source)
-    except ValidationError as exc:
-        raise PolicyError(f"{where}: {problems(exc)}") from exc
 
 
 class Reason(BaseModel):

@@ -9,15 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eval.decide import (
-    Policy,
-    PolicyError,
-    category_estimates,
-    decide,
-    decide_category,
-    decide_to_file,
-    load_policy,
-)
+from eval.decide import category_estimates, decide, decide_category, decide_to_file
+from eval.policy import Policy, PolicyError, load_policy
 from eval.ratings.importer import import_ratings, read_item_index, read_ratings
 
 PLANTED = {  # category: (AI - human latent quality, AI critical rate, tickets)

@@ -8,35 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 from scipy import stats as sps
 from threadpoolctl import threadpool_limits
 
+from eval.policy import Policy, ReviewerPolicy
 from eval.ratings.importer import read_ratings
 from eval.stats import rounded
 from eval.store import write_json
 
-if TYPE_CHECKING:
-    from eval.decide import Policy
-
 VALUES = 5
-
-
-class ReviewerPolicy(BaseModel):
-    """When a reviewer counts as unreliable; judged only with at least ``min_overlap`` co-rated units."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    min_overlap: int = Field(default=20, ge=1)
-    min_consensus_spearman: float = 0.3
-    max_abs_bias: float = Field(default=1.0, gt=0)
-    min_gold_flags: int = Field(default=5, ge=1)
-    min_gold_accuracy: float = Field(default=0.8, ge=0, le=1)
-    exclude_unreliable: bool = True
 
 
 def unit_counts(units: np.ndarray, scores: np.ndarray) -> np.ndarray:
