@@ -21,11 +21,10 @@ import math
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, Field
 from scipy import stats as sps
 from sklearn.metrics import cohen_kappa_score
 
@@ -33,52 +32,8 @@ from eval import stats
 from eval.policy import Policy
 from eval.ratings.agreement import item_alpha, long_scores, reviewer_reliability
 from eval.ratings.importer import read_item_index, read_ratings
-from eval.records import Score
+from eval.records import CategoryDecision, Decisions, Reason, Score, Tier
 from eval.store import read_jsonl, write_json
-
-Tier = Literal["automate", "assist", "human"]
-
-
-class Reason(BaseModel):
-    gate: str
-    passed: bool
-    value: float | None
-    threshold: float | None
-    text: str
-    level: float | None = None
-    p_value: float | None = None
-    p_adjusted: float | None = None
-
-
-class CategoryDecision(BaseModel):
-    category: str
-    tier: Tier
-    tickets: int
-    volume_share: float
-    rated_items: int
-    estimates: dict[str, Any]
-    reasons: list[Reason]
-    ratings_needed: int | None
-    ratings_needed_by_gate: dict[str, int | None] = Field(default_factory=dict)
-    ratings_needed_text: str = ""
-    audit_sample_per_week: int | None = None
-    audit_text: str = ""
-    ai_answers_per_week: float | None = None
-    """Agent turns a week in this category over the tickets' created_at span (None: no dates)."""
-    audit_weeks: int | None = None
-    """Weeks of auditing every AI answer it takes to reach the audit sample, when a week has fewer."""
-    judge: dict[str, Any] | None = None
-    """The pairwise judge's evidence (eval.judges.evidence) when a judge ran; never part of a gate."""
-
-
-class Decisions(BaseModel):
-    policy: dict[str, Any]
-    seed: int | None = None
-    method: str
-    reviewers_excluded: list[str]
-    reviewers_note: str
-    categories: list[CategoryDecision]
-
 
 QUANTITIES = {
     "mean_ai": "score_ai", "mean_human": "score_human", "diff_mean": "diff",

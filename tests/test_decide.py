@@ -239,7 +239,8 @@ def test_demo_reaches_the_planted_tiers_and_flags_the_careless_reviewer(tmp_path
 
 
 def test_an_audit_larger_than_a_weeks_volume_audits_everything_for_enough_weeks() -> None:
-    from eval.decide import CategoryDecision, _within_volume
+    from eval.decide import _within_volume
+    from eval.records import CategoryDecision
 
     def cat(name: str, n: int | None) -> CategoryDecision:
         return CategoryDecision(category=name, tier="automate" if n else "human", tickets=1, volume_share=0.5,
