@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eval.decide import category_estimates, decide, decide_category, decide_to_file
+from eval.decide import decide, decide_category, decide_to_file
+from eval.decide.estimates import category_estimates
 from eval.policy import Policy, PolicyError, load_policy
 from eval.ratings.importer import import_ratings, read_item_index, read_ratings
 
@@ -239,7 +240,7 @@ def test_demo_reaches_the_planted_tiers_and_flags_the_careless_reviewer(tmp_path
 
 
 def test_an_audit_larger_than_a_weeks_volume_audits_everything_for_enough_weeks() -> None:
-    from eval.decide import _within_volume
+    from eval.decide.planning import within_volume
     from eval.records import CategoryDecision
 
     def cat(name: str, n: int | None) -> CategoryDecision:
@@ -247,7 +248,7 @@ def test_an_audit_larger_than_a_weeks_volume_audits_everything_for_enough_weeks(
                                 rated_items=300, estimates={}, reasons=[], ratings_needed=None,
                                 audit_sample_per_week=n, audit_text="exact test")
 
-    small, large, human = _within_volume([cat("small", 1243), cat("large", 300), cat("human", None)],
+    small, large, human = within_volume([cat("small", 1243), cat("large", 300), cat("human", None)],
                                          {"small": 52.6, "large": 4000.0, "human": 10.0})
     assert (small.audit_sample_per_week, small.audit_weeks) == (53, 24)  # 1243 / 52.6 = 23.6 weeks
     assert small.audit_text.startswith("audit every AI answer (about 53 a week) for 24 weeks")
