@@ -12,6 +12,7 @@ import pytest
 from eval.decide import decide, decide_category, decide_to_file
 from eval.decide.estimates import category_estimates
 from eval.policy import Policy, PolicyError, load_policy
+from eval.ratings.agreement import agreement_to_file
 from eval.ratings.importer import import_ratings, read_item_index, read_ratings
 
 PLANTED = {  # category: (AI - human latent quality, AI critical rate, tickets)
@@ -163,6 +164,16 @@ def test_keeping_the_careless_reviewer_is_said(planted_run):
     policy = load_policy({"always_human": ["legal"], "reviewers": {"exclude_unreliable": False}})
     decisions = decide_to_file(run, policy, seed=7)
     assert decisions.reviewers_excluded == [] and "careless" in decisions.reviewers_note
+
+
+def test_agreement_and_decisions_leave_out_the_same_reviewers(planted_run):
+    run, _ = planted_run
+    for keep in (False, True):
+        policy = load_policy({"always_human": ["legal"], "reviewers": {"exclude_unreliable": not keep}})
+        agreement = agreement_to_file(run, policy, seed=7)
+        decisions = decide_to_file(run, policy, seed=7)
+        assert agreement["flagged_reviewers"] == ["careless"]
+        assert agreement["excluded_from_decisions"] == decisions.reviewers_excluded == ([] if keep else ["careless"])
 
 
 def _simulated_category(rng, diff, n_tickets=150):

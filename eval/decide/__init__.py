@@ -27,7 +27,7 @@ from eval.decide.estimates import CategoryEstimates, category_estimates, item_ta
 from eval.decide.gates import eligibility, holm_family, tier_gates, tier_of
 from eval.decide.planning import audit_plan, ratings_needed, within_volume
 from eval.policy import Policy
-from eval.ratings.agreement import item_alpha, long_scores, reviewer_reliability
+from eval.ratings.agreement import item_alpha, long_scores, reviewer_exclusion
 from eval.ratings.importer import read_item_index, read_ratings
 from eval.records import CategoryDecision, Decisions, Score
 from eval.store import read_jsonl, write_json
@@ -38,10 +38,8 @@ def decide(
     policy: Policy, rng: np.random.Generator,
 ) -> Decisions:
     """Pure: unblinded ratings + item index (+ rubric scores) -> a tier per category."""
-    reliability = reviewer_reliability(ratings, policy.reviewers) if len(ratings) else pd.DataFrame()
-    flagged = sorted(reliability.loc[reliability["flagged"], "reviewer"]) if len(reliability) else []
-    excluded = flagged if policy.reviewers.exclude_unreliable else []
-    used = ratings[~ratings["reviewer"].isin(excluded)]
+    exclusion = reviewer_exclusion(ratings, policy.reviewers)
+    used = ratings[~ratings["reviewer"].isin(exclusion.excluded)]
     table = item_table(used, scores)
     tickets = items.groupby("category")["ticket_id"].nunique()
     all_tickets = items["ticket_id"].nunique()
@@ -60,12 +58,8 @@ def decide(
                         int(tickets.get(c, 0)) / all_tickets if all_tickets else 0.0, int(tickets.get(c, 0)))
         for c in cats
     ]
-    note = (f"{len(excluded)} reviewer(s) flagged unreliable and left out of these decisions: "
-            f"{', '.join(excluded)}" if excluded else "no reviewer left out")
-    if flagged and not excluded:
-        note = f"flagged but kept (policy): {', '.join(flagged)}"
     return Decisions(policy=policy.model_dump(mode="json"), method=__doc__.strip(),
-                     reviewers_excluded=excluded, reviewers_note=note, categories=out)
+                     reviewers_excluded=exclusion.excluded, reviewers_note=exclusion.note(), categories=out)
 
 
 def decide_category(
