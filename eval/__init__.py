@@ -9,8 +9,8 @@ from typing import Any
 
 from eval.config import ConfigError, RunConfig, load_config
 from eval.records import (
-    AIAnswer, BlindKey, CriterionResult, HumanAnswer, Item, PrecomputedAnswer,
-    Quarantined, Rating, Score, Ticket, Turn, UnblindedRating,
+    AIAnswer, BlindKey, CategoryDecision, CriterionResult, Decisions, HumanAnswer, Item,
+    PrecomputedAnswer, Quarantined, Rating, Reason, Score, Ticket, Turn, UnblindedRating,
 )
 
 _LAZY = {
@@ -25,9 +25,9 @@ _LAZY = {
 }
 
 __all__ = [
-    "AIAnswer", "BlindKey", "ConfigError", "CriterionResult", "HumanAnswer", "Item",
-    "PrecomputedAnswer", "Quarantined", "Rating", "RunConfig", "Score", "Ticket", "Turn",
-    "UnblindedRating", "load_config", *_LAZY,
+    "AIAnswer", "BlindKey", "CategoryDecision", "ConfigError", "CriterionResult", "Decisions",
+    "HumanAnswer", "Item", "PrecomputedAnswer", "Quarantined", "Rating", "Reason", "RunConfig",
+    "Score", "Ticket", "Turn", "UnblindedRating", "load_config", *_LAZY,
 ]
 
 
