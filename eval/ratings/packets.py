@@ -35,7 +35,7 @@ from rich.table import Table
 
 from eval.blinding import BlindingAudit, audit_blinding, item_agent_texts, learn_agent_names, present
 from eval.decide import read_scores
-from eval.policy import Policy
+from eval.policy import Policy, load_policy
 from eval.ratings import labelstudio
 from eval.records import BlindKey, Item, Side, UnblindedRating
 from eval.store import atomic_writer, load_manifest, read_jsonl, update_manifest, write_json, write_jsonl
@@ -364,7 +364,6 @@ def packets_table(summary: PacketSummary) -> Table:
 
 def policy_of_run(run_dir: Path) -> tuple[Policy, int]:
     """The decision policy and seed of the run's config (the default policy and seed 0 without one)."""
-    from eval.policy import load_policy
     from eval.pipeline import config_of_run
 
     if not load_manifest(run_dir).get("config_path"):
