@@ -67,7 +67,8 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--categories", type=int, default=50)
     args = parser.parse_args()
-    from eval.decide import decide_to_file, load_policy
+    from eval.decide import decide_to_file
+    from eval.policy import load_policy
     from eval.ratings import agreement_to_file, import_ratings
 
     with tempfile.TemporaryDirectory() as tmp:

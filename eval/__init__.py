@@ -9,8 +9,8 @@ from typing import Any
 
 from eval.config import ConfigError, RunConfig, load_config
 from eval.records import (
-    AIAnswer, BlindKey, CriterionResult, HumanAnswer, Item, PrecomputedAnswer,
-    Quarantined, Rating, Score, Ticket, Turn, UnblindedRating,
+    AIAnswer, BlindKey, CategoryDecision, CriterionResult, Decisions, HumanAnswer, Item,
+    PrecomputedAnswer, Quarantined, Rating, Reason, Score, Ticket, Turn, UnblindedRating,
 )
 
 _LAZY = {
@@ -19,15 +19,15 @@ _LAZY = {
     "retry_errors_to_file": "eval.replay_retry", "replay_and_score_to_file": "eval.one_pass",
     "load_rubrics": "eval.rubrics", "score_to_file": "eval.rubrics",
     "write_packets": "eval.ratings.packets", "import_ratings": "eval.ratings",
-    "agreement_to_file": "eval.ratings", "load_policy": "eval.decide", "decide_to_file": "eval.decide",
+    "agreement_to_file": "eval.ratings", "load_policy": "eval.policy", "decide_to_file": "eval.decide",
     "write_report": "eval.report", "compare_dirs": "eval.report",
     "synth_to_dir": "eval.synth", "run_all": "eval.pipeline",
 }
 
 __all__ = [
-    "AIAnswer", "BlindKey", "ConfigError", "CriterionResult", "HumanAnswer", "Item",
-    "PrecomputedAnswer", "Quarantined", "Rating", "RunConfig", "Score", "Ticket", "Turn",
-    "UnblindedRating", "load_config", *_LAZY,
+    "AIAnswer", "BlindKey", "CategoryDecision", "ConfigError", "CriterionResult", "Decisions",
+    "HumanAnswer", "Item", "PrecomputedAnswer", "Quarantined", "Rating", "Reason", "RunConfig",
+    "Score", "Ticket", "Turn", "UnblindedRating", "load_config", *_LAZY,
 ]
 
 

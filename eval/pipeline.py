@@ -259,7 +259,7 @@ def dry_run(cfg: RunConfig, bar: Bar) -> Any:
 
 def policy_of(cfg: RunConfig) -> Any:
     """The config's policy: inline, a YAML file next to the config, or the shipped default."""
-    from eval.decide import load_policy
+    from eval.policy import load_policy
 
     return load_policy(cfg.resolve(cfg.policy) if isinstance(cfg.policy, str) else cfg.policy)
 

@@ -1,8 +1,8 @@
 """The records passed between stages (field names fixed by DESIGN.md; other tools write them).
 
-Every persisted file is JSON Lines of one of these models. Extra fields written by other
-tools are kept (``extra="allow"``) so a round trip never loses data; our own additions are
-optional so files written by other tools still validate.
+Every persisted file is JSON Lines of one of these models (``decisions.json``: one ``Decisions``).
+Extra fields written by other tools are kept (``extra="allow"``) so a round trip never loses
+data; our own additions are optional so files written by other tools still validate.
 """
 
 from __future__ import annotations
@@ -200,3 +200,53 @@ class UnblindedRating(Record):
     gold: bool = False
     seconds: float | None = None
     comment: str | None = None
+
+
+Tier = Literal["automate", "assist", "human"]
+
+
+class Reason(Record):
+    """One gate of a category's decision: what was measured, against which threshold."""
+
+    gate: str
+    passed: bool
+    value: float | None
+    threshold: float | None
+    text: str
+    level: float | None = None
+    p_value: float | None = None
+    p_adjusted: float | None = None
+
+
+class CategoryDecision(Record):
+    """One category's tier with every gate and number behind it (``decisions.json``)."""
+
+    category: str
+    tier: Tier
+    tickets: int
+    volume_share: float
+    rated_items: int
+    estimates: dict[str, Any]
+    reasons: list[Reason]
+    ratings_needed: int | None
+    ratings_needed_by_gate: dict[str, int | None] = Field(default_factory=dict)
+    ratings_needed_text: str = ""
+    audit_sample_per_week: int | None = None
+    audit_text: str = ""
+    ai_answers_per_week: float | None = None
+    """Agent turns a week in this category over the tickets' created_at span (None: no dates)."""
+    audit_weeks: int | None = None
+    """Weeks of auditing every AI answer it takes to reach the audit sample, when a week has fewer."""
+    judge: dict[str, Any] | None = None
+    """The pairwise judge's evidence (eval.judges.evidence) when a judge ran; never part of a gate."""
+
+
+class Decisions(Record):
+    """The content of ``decisions.json``: the policy used, the method, and a decision per category."""
+
+    policy: dict[str, Any]
+    seed: int | None = None
+    method: str
+    reviewers_excluded: list[str]
+    reviewers_note: str
+    categories: list[CategoryDecision]

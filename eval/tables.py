@@ -8,6 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from eval.records import Decisions
+
 
 def _pct(x: float | None) -> str:
     return "—" if x is None else f"{x:.1%}"
@@ -92,7 +94,7 @@ def print_run(out: Console, run_dir: Path, summaries: dict[str, Any]) -> None:
         out.print(f"[bold green]Report:[/bold green] {summaries['report'].html}")
 
 
-def decisions_table(decisions: Any) -> Table:
+def decisions_table(decisions: Decisions) -> Table:
     """The decisions as a rich table for the terminal."""
     table = Table(title="Recommendation per category")
     for col in ("category", "tier", "volume", "rated", "AI - human (95% CI)", "AI critical UB", "failed gates"):

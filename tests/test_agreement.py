@@ -9,9 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eval.decide import load_policy
+from eval.policy import ReviewerPolicy, load_policy
 from eval.ratings.agreement import (
-    ReviewerPolicy,
     agreement_report,
     agreement_to_file,
     item_alpha,

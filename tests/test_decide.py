@@ -9,15 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eval.decide import (
-    Policy,
-    PolicyError,
-    category_estimates,
-    decide,
-    decide_category,
-    decide_to_file,
-    load_policy,
-)
+from eval.decide import decide, decide_category, decide_to_file
+from eval.decide.estimates import category_estimates
+from eval.policy import Policy, PolicyError, load_policy
+from eval.ratings.agreement import agreement_to_file
 from eval.ratings.importer import import_ratings, read_item_index, read_ratings
 
 PLANTED = {  # category: (AI - human latent quality, AI critical rate, tickets)
@@ -171,6 +166,16 @@ def test_keeping_the_careless_reviewer_is_said(planted_run):
     assert decisions.reviewers_excluded == [] and "careless" in decisions.reviewers_note
 
 
+def test_agreement_and_decisions_leave_out_the_same_reviewers(planted_run):
+    run, _ = planted_run
+    for keep in (False, True):
+        policy = load_policy({"always_human": ["legal"], "reviewers": {"exclude_unreliable": not keep}})
+        agreement = agreement_to_file(run, policy, seed=7)
+        decisions = decide_to_file(run, policy, seed=7)
+        assert agreement["flagged_reviewers"] == ["careless"]
+        assert agreement["excluded_from_decisions"] == decisions.reviewers_excluded == ([] if keep else ["careless"])
+
+
 def _simulated_category(rng, diff, n_tickets=150):
     """One category's item table drawn around a planted AI - human mean difference."""
     sizes = rng.integers(1, 4, n_tickets)
@@ -246,14 +251,15 @@ def test_demo_reaches_the_planted_tiers_and_flags_the_careless_reviewer(tmp_path
 
 
 def test_an_audit_larger_than_a_weeks_volume_audits_everything_for_enough_weeks() -> None:
-    from eval.decide import CategoryDecision, _within_volume
+    from eval.decide.planning import within_volume
+    from eval.records import CategoryDecision
 
     def cat(name: str, n: int | None) -> CategoryDecision:
         return CategoryDecision(category=name, tier="automate" if n else "human", tickets=1, volume_share=0.5,
                                 rated_items=300, estimates={}, reasons=[], ratings_needed=None,
                                 audit_sample_per_week=n, audit_text="exact test")
 
-    small, large, human = _within_volume([cat("small", 1243), cat("large", 300), cat("human", None)],
+    small, large, human = within_volume([cat("small", 1243), cat("large", 300), cat("human", None)],
                                          {"small": 52.6, "large": 4000.0, "human": 10.0})
     assert (small.audit_sample_per_week, small.audit_weeks) == (53, 24)  # 1243 / 52.6 = 23.6 weeks
     assert small.audit_text.startswith("audit every AI answer (about 53 a week) for 24 weeks")

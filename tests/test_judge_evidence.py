@@ -11,10 +11,11 @@ import numpy as np
 import yaml
 from fake_openai import FakeState, serve
 
-from eval.decide import decide_to_file, load_policy
+from eval.decide import decide_to_file
 from eval.judges.calibration import CategoryCalibration
 from eval.judges.evidence import judge_evidence
 from eval.judges.pairwise import PairwiseVerdict
+from eval.policy import load_policy
 
 DATA = Path(__file__).parent / "data"
 DEMO = Path(__file__).parents[1] / "datasets" / "demo"

@@ -8,35 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 from scipy import stats as sps
 from threadpoolctl import threadpool_limits
 
+from eval.policy import Policy, ReviewerPolicy
 from eval.ratings.importer import read_ratings
 from eval.stats import rounded
 from eval.store import write_json
 
-if TYPE_CHECKING:
-    from eval.decide import Policy
-
 VALUES = 5
-
-
-class ReviewerPolicy(BaseModel):
-    """When a reviewer counts as unreliable; judged only with at least ``min_overlap`` co-rated units."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    min_overlap: int = Field(default=20, ge=1)
-    min_consensus_spearman: float = 0.3
-    max_abs_bias: float = Field(default=1.0, gt=0)
-    min_gold_flags: int = Field(default=5, ge=1)
-    min_gold_accuracy: float = Field(default=0.8, ge=0, le=1)
-    exclude_unreliable: bool = True
 
 
 def unit_counts(units: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -243,22 +226,47 @@ def _flags(row: dict, policy: ReviewerPolicy) -> list[str]:
     return reasons
 
 
+@dataclass(frozen=True)
+class ReviewerExclusion:
+    """Who is flagged unreliable and who is left out of decisions: made in one place so that
+    ``agreement.json`` and ``decisions.json`` always name the same reviewers."""
+
+    reliability: pd.DataFrame
+    """``reviewer_reliability`` of all ratings (empty without ratings)."""
+    flagged: list[str]
+    excluded: list[str]
+    """The flagged reviewers, unless the policy keeps them (``exclude_unreliable: false``)."""
+
+    def note(self) -> str:
+        if self.excluded:
+            return (f"{len(self.excluded)} reviewer(s) flagged unreliable and left out of these decisions: "
+                    f"{', '.join(self.excluded)}")
+        if self.flagged:
+            return f"flagged but kept (policy): {', '.join(self.flagged)}"
+        return "no reviewer left out"
+
+
+def reviewer_exclusion(ratings: pd.DataFrame, policy: ReviewerPolicy) -> ReviewerExclusion:
+    reliability = reviewer_reliability(ratings, policy)
+    flagged = sorted(reliability.loc[reliability["flagged"], "reviewer"]) if len(reliability) else []
+    return ReviewerExclusion(reliability, flagged, flagged if policy.exclude_unreliable else [])
+
+
 def agreement_report(
     ratings: pd.DataFrame, policy: ReviewerPolicy, n_boot: int, confidence: float,
     rng: np.random.Generator,
 ) -> dict:
     """The content of ``agreement.json``: alpha overall and per category, for all reviewers and
     for the reliable ones, plus the per-reviewer table."""
-    reviewers = reviewer_reliability(ratings, policy)
-    flagged = sorted(reviewers.loc[reviewers["flagged"], "reviewer"]) if len(reviewers) else []
-    reliable = ratings[~ratings["reviewer"].isin(flagged)]
+    exclusion = reviewer_exclusion(ratings, policy)
+    reliable = ratings[~ratings["reviewer"].isin(exclusion.flagged)]
     out = {
         "confidence": confidence,
         "bootstrap_resamples": n_boot,
         "unit": "(item, side) rated 1-5; bootstrap resamples items",
-        "reviewers": reviewers.to_dict(orient="records"),
-        "flagged_reviewers": flagged,
-        "excluded_from_decisions": flagged if policy.exclude_unreliable else [],
+        "reviewers": exclusion.reliability.to_dict(orient="records"),
+        "flagged_reviewers": exclusion.flagged,
+        "excluded_from_decisions": exclusion.excluded,
     }
     for label, subset in (("all_reviewers", ratings), ("reliable_reviewers", reliable)):
         out[label] = _alpha_by_category(subset, n_boot, confidence, rng)

@@ -22,7 +22,8 @@ from pydantic import BaseModel
 from rich.table import Table
 
 from eval.blinding import BlindingAudit, audit_blinding, item_agent_texts, learn_agent_names, present
-from eval.decide import Policy, read_scores
+from eval.decide import read_scores
+from eval.policy import Policy, load_policy
 from eval.ratings import labelstudio
 from eval.ratings.facts import ticket_facts
 from eval.ratings.guidelines import FILE_NAME as GUIDELINES_FILE
@@ -224,7 +225,6 @@ def packets_table(summary: PacketSummary) -> Table:
 
 def policy_of_run(run_dir: Path) -> tuple[Policy, int]:
     """The decision policy and seed of the run's config (the default policy and seed 0 without one)."""
-    from eval.decide import load_policy
     from eval.pipeline import config_of_run
 
     if not load_manifest(run_dir).get("config_path"):

@@ -12,7 +12,8 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from rich.table import Table
 
-from eval.decide import QUANTITIES, CategoryDecision, Decisions, Tier
+from eval.decide.estimates import QUANTITIES
+from eval.records import CategoryDecision, Decisions, Tier
 from eval.report.sources import read_decisions
 from eval.store import atomic_writer, write_json
 

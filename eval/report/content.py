@@ -13,13 +13,8 @@ from typing import Any
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
-from eval.decide import (
-    ASSIST_GATES,
-    AUTOMATE_GATES,
-    ELIGIBILITY_GATES,
-    CategoryDecision,
-    Decisions,
-)
+from eval.decide.gates import ASSIST_GATES, AUTOMATE_GATES, ELIGIBILITY_GATES
+from eval.records import CategoryDecision, Decisions
 from eval.report.examples import Example
 from eval.report.sources import TicketStats
 from eval.report.words import NEXT_TIER, category_name, listing, plain_reason, plural

@@ -18,7 +18,7 @@ import matplotlib as mpl
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from eval.decide import Decisions
+from eval.records import Decisions
 from eval.report.content import TIERS, TierShare
 from eval.report.words import TIER_LABEL
 

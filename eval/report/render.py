@@ -7,13 +7,23 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from eval.report import words
+from eval.report.words import (
+    CAVEATS,
+    DASH,
+    FORMATS,
+    GATE_LABEL,
+    TIER_LABEL,
+    TIER_MEANING,
+    category_name,
+    gate_value,
+    plural,
+)
 
 TEMPLATES = Path(__file__).with_name("templates")
 
 
 def _fmt(value: Any, kind: str) -> str:
-    return words.FORMATS[kind](value)
+    return FORMATS[kind](value)
 
 
 def _reason(reasons: list[Any], gate: str) -> Any:
@@ -27,10 +37,9 @@ def environment() -> Environment:
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
         trim_blocks=True, lstrip_blocks=True,
     )
-    env.filters.update(fmt=_fmt, gate_value=words.gate_value)
+    env.filters.update(fmt=_fmt, gate_value=gate_value)
     env.globals.update(
-        TIER_LABEL=words.TIER_LABEL, TIER_MEANING=words.TIER_MEANING, GATE_LABEL=words.GATE_LABEL,
-        category_name=words.category_name, plural=words.plural, reason=_reason, DASH=words.DASH,
-        CAVEATS=words.CAVEATS,
+        TIER_LABEL=TIER_LABEL, TIER_MEANING=TIER_MEANING, GATE_LABEL=GATE_LABEL,
+        category_name=category_name, plural=plural, reason=_reason, DASH=DASH, CAVEATS=CAVEATS,
     )
     return env

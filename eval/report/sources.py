@@ -14,9 +14,9 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from eval.decide import Decisions, read_scores
+from eval.decide import read_scores
 from eval.ratings.importer import read_ratings
-from eval.records import Item
+from eval.records import Decisions, Item
 from eval.store import RecordError, load_manifest, read_jsonl
 
 

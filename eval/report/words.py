@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from eval.decide import Reason
+from eval.records import Reason
 
 DASH = "—"
 

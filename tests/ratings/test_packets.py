@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from eval.decide import Policy
+from eval.policy import Policy
 from eval.ratings.importer import import_ratings
 from eval.ratings.packets import (
     CSV_COLUMNS, PacketSpec, category_targets, gold_candidates, sample_items, write_packets, zero_failure_n,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from eval.decide import Decisions
+from eval.records import Decisions
 from eval.report import compare_runs
 
 DEMO = Path(__file__).parents[2] / "datasets" / "demo"

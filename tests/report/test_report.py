@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from eval.decide import Decisions
+from eval.records import Decisions
 from eval.redact import find_pii
 from eval.report import write_report
 from eval.report.content import DAYS_PER_MONTH, tier_shares, workloads

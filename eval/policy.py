@@ -1,0 +1,71 @@
+"""The decision policy: every threshold a tier depends on, loaded from YAML and validated.
+
+One pydantic model so a policy typo fails before any number is computed, with the file and
+key named; ``policy.yaml`` next to this module is the shipped default, and the policy actually
+used is written into ``decisions.json``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from eval.config import problems, read_yaml_mapping
+
+DEFAULT_POLICY = Path(__file__).with_name("policy.yaml")
+
+
+class PolicyError(ValueError):
+    """A policy problem, phrased for the user with the file and key."""
+
+
+class ReviewerPolicy(BaseModel):
+    """When a reviewer counts as unreliable; judged only with at least ``min_overlap`` co-rated units."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_overlap: int = Field(default=20, ge=1)
+    min_consensus_spearman: float = 0.3
+    max_abs_bias: float = Field(default=1.0, gt=0)
+    min_gold_flags: int = Field(default=5, ge=1)
+    min_gold_accuracy: float = Field(default=0.8, ge=0, le=1)
+    exclude_unreliable: bool = True
+
+
+class Policy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    always_human: list[str] = Field(default_factory=list)
+    min_rated: int = Field(default=40, ge=1)
+    min_alpha: float = Field(default=0.667, le=1)
+    margin: float = Field(default=0.25, ge=0)
+    noninferiority_alpha: float = Field(default=0.025, gt=0, lt=0.5)
+    critical_ub_automate: float = Field(default=0.02, gt=0, lt=1)
+    acceptable_diff_lb: float = Field(default=-0.05, ge=-1, le=1)
+    acceptable_lb_assist: float = Field(default=0.5, ge=0, le=1)
+    critical_ub_assist: float = Field(default=0.10, gt=0, lt=1)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    bootstrap_resamples: int = Field(default=2000, ge=2000)
+    seed: int = 0
+    power: float = Field(default=0.8, gt=0, lt=1)
+    audit_power: float = Field(default=0.9, gt=0, lt=1)
+    audit_alpha: float = Field(default=0.05, gt=0, lt=1)
+    audit_rate_multiplier: float = Field(default=2.0, gt=1)
+    reviewers: ReviewerPolicy = ReviewerPolicy()
+
+
+def load_policy(source: Path | dict | None) -> Policy:
+    """The default policy, a YAML file, or a mapping (e.g. the run config's ``policy:``)."""
+    where = "policy"
+    if source is None:
+        source = DEFAULT_POLICY
+    if isinstance(source, (str, Path)):
+        where = str(source)
+        source = read_yaml_mapping(source, "policy", PolicyError)
+    if not isinstance(source, dict):
+        raise PolicyError(f"{where}: expected a mapping of policy keys")
+    try:
+        return Policy.model_validate(source)
+    except ValidationError as exc:
+        raise PolicyError(f"{where}: {problems(exc)}") from exc
