@@ -10,8 +10,10 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from eval.errors import UserError
 
-class ConfigError(ValueError):
+
+class ConfigError(UserError):
     """A config problem, already phrased for the user (file and key included)."""
 
 

@@ -12,11 +12,12 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from eval.config import problems, read_yaml_mapping
+from eval.errors import UserError
 
 DEFAULT_POLICY = Path(__file__).with_name("policy.yaml")
 
 
-class PolicyError(ValueError):
+class PolicyError(UserError):
     """A policy problem, phrased for the user with the file and key."""
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+from eval.errors import UserError
 from eval.records import Quarantined
 
 Reason = Literal[
@@ -46,7 +47,7 @@ RECORD = "(record)"
 """The ``field`` of a problem with the record as a whole (bad bytes, bad JSON, not an object)."""
 
 
-class IngestError(ValueError):
+class IngestError(UserError):
     """A problem that stops ingest (missing file, bad mapping, unreadable file), phrased for the user."""
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from eval.errors import MissingInput
 from eval.ratings.app import db
 from eval.store import write_jsonl
 
@@ -14,7 +15,7 @@ def export_ratings(run_dir: Path, out_path: Path | None = None) -> tuple[Path, i
     """Write every rating in the app's store to ``out_path`` (default RUN/app_ratings.jsonl)."""
     store = db.db_path(run_dir)
     if not store.exists():
-        raise FileNotFoundError(f"{store}: no rating app store; run `support-eval serve {run_dir}` first")
+        raise MissingInput(f"{store}: no rating app store; run `support-eval serve {run_dir}` first")
     out_path = Path(out_path) if out_path else Path(run_dir) / DEFAULT_NAME
     with db.connect(store) as conn:
         ratings = db.all_ratings(conn)

@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from eval.errors import MissingInput
 from eval.ratings.labelstudio import read_labelstudio_export
 from eval.records import BlindKey, Quarantined, Rating, UnblindedRating
 from eval.store import RecordError, atomic_writer, read_jsonl, write_jsonl
@@ -268,7 +269,7 @@ def import_ratings(files: Sequence[Path], key_path: Path, items_path: Path, out_
     tables, rejected, read = [], [], {}
     for path in map(Path, files):
         if not path.exists():
-            raise FileNotFoundError(f"{path}: ratings file not found")
+            raise MissingInput(f"{path}: ratings file not found")
         table, bad = _read_reviewer_file(path)
         table.insert(0, "source", str(path))
         tables.append(table)

@@ -14,6 +14,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from eval.errors import UserError
+
 CONFIG = """<View>
   <Header value="Category: $category"/>
   <Text name="context" value="$context" granularity="paragraph"/>
@@ -52,7 +54,7 @@ FLAGS = ("acceptable_x", "acceptable_y", "critical_x", "critical_y")
 RATING_FIELDS = ("rating_id", "reviewer", "score_x", "score_y", "preference", *FLAGS, "comment", "seconds")
 
 
-class LabelStudioError(ValueError):
+class LabelStudioError(UserError):
     """An export that is not Label Studio JSON; names the file and the task."""
 
 

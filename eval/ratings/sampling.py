@@ -40,6 +40,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from eval.decide import Policy
+from eval.errors import UsageError
 
 GOLD_MIN_SCORE = 0.6
 """A gold item's clean answer must score at least this on its rubric (and not fail critically)."""
@@ -58,16 +59,16 @@ class PacketSpec:
 
     def __post_init__(self) -> None:
         if len(set(self.reviewers)) != len(self.reviewers):
-            raise ValueError(f"--reviewers: a reviewer is listed twice: {', '.join(self.reviewers)}")
+            raise UsageError(f"--reviewers: a reviewer is listed twice: {', '.join(self.reviewers)}")
         bad = [r for r in self.reviewers if not _REVIEWER.match(r)]
         if bad:
-            raise ValueError(f"--reviewers: {bad[0]!r} is not a usable name (letters, digits, _ . - only)")
+            raise UsageError(f"--reviewers: {bad[0]!r} is not a usable name (letters, digits, _ . - only)")
         if len(self.reviewers) < self.raters:
-            raise ValueError(f"--reviewers: every item needs {self.raters} reviewers, got {len(self.reviewers)}")
+            raise UsageError(f"--reviewers: every item needs {self.raters} reviewers, got {len(self.reviewers)}")
         if self.per_reviewer < 1:
-            raise ValueError("--per-reviewer: must be at least 1")
+            raise UsageError("--per-reviewer: must be at least 1")
         if not 1 <= self.raters < self.calibration_raters or self.gold_raters < self.raters:
-            raise ValueError("reviewers per item: need 1 <= raters < calibration_raters and gold_raters >= raters")
+            raise UsageError("reviewers per item: need 1 <= raters < calibration_raters and gold_raters >= raters")
 
     def k(self, gold: bool, calibration: bool) -> int:
         """Reviewers for one item, capped by the panel size."""

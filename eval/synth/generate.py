@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel
 
+from eval.errors import UsageError
 from eval.store import atomic_writer
 from eval.synth.conversations import AnswerTruth, build_ticket
 from eval.synth.panel import PANEL, assign, gold_expectation, ratings
@@ -177,9 +178,9 @@ def write_synth(out_dir: Path, tickets: int, seed: int, advance: Callable[[int],
                 workers: int, chunk_size: int) -> SynthSummary:
     """``synth_to_dir`` with the chunk size open (the bytes depend on it; tests use small chunks)."""
     if tickets < 1:
-        raise ValueError(f"tickets must be >= 1, got {tickets}")
+        raise UsageError(f"tickets must be >= 1, got {tickets}")
     if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        raise UsageError(f"chunk_size must be >= 1, got {chunk_size}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows_path = out_dir / ".truth_answers.partial"

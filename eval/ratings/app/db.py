@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from eval.errors import MissingInput
 from eval.records import BlindKey, Rating
 from eval.store import read_jsonl
 
@@ -87,7 +88,7 @@ def load_packets(path: Path, run_dir: Path) -> int:
     folder = Path(run_dir) / "packets"
     tokens_file = folder / "tokens.json"
     if not tokens_file.exists():
-        raise FileNotFoundError(f"{tokens_file}: no reviewer tokens; run `support-eval packets` first")
+        raise MissingInput(f"{tokens_file}: no reviewer tokens; run `support-eval packets` first")
     tokens = json.loads(tokens_file.read_text(encoding="utf-8"))
     from eval.ratings.packets import PacketRow
 
