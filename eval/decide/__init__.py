@@ -72,7 +72,7 @@ def decide_category(
         reasons += tier_gates(est, policy, level, p_adj)
     tier = tier_of(reasons)
     need, by_gate, need_text = ratings_needed(tier, reasons, est, policy, level)
-    audit, audit_text = audit_plan(est, policy) if tier == "automate" else (None, "")
+    audit, audit_text = audit_plan(est, policy) if tier == "automate" and est is not None else (None, "")
     return CategoryDecision(
         category=cat, tier=tier, tickets=tickets, volume_share=volume_share,
         rated_items=est.rated_items if est else 0, estimates=est.estimates if est else {},

@@ -38,7 +38,7 @@ def _noninferiority(est: CategoryEstimates, policy: Policy, level: float, p_adj:
     lb = stats.t_lower_bound(est.diff, est.diff_se, est.tickets - 1, level)
     p = stats.noninferiority_p(est.diff, est.diff_se, policy.margin, est.tickets - 1)
     tested = p_adj is not None
-    passed = (p_adj <= policy.noninferiority_alpha) if tested else lb > -policy.margin
+    passed = (p_adj <= policy.noninferiority_alpha) if p_adj is not None else lb > -policy.margin
     text = (f"AI - human mean rating {est.diff:+.2f}, lower bound {lb:+.2f} at one-sided level {level:.4g}"
             f" {'above' if lb > -policy.margin else 'not above'} -{policy.margin}")
     if tested and passed != (lb > -policy.margin):

@@ -44,12 +44,13 @@ def ratings_needed(
     if blocking:
         return None, {"reviewer_alpha": None}, ("reviewers agree too little: more ratings alone will not "
                                                 "settle it; clarify the guidelines or retrain reviewers")
+    assert est is not None, "past the eligibility gates a category has estimates"
     target = AUTOMATE_GATES if tier == "assist" else ASSIST_GATES
     by_gate = {g: _needed_for(g, est, policy, level) for g in target if g in failed}
-    if any(v is None for v in by_gate.values()):
-        stuck = ", ".join(g for g, v in by_gate.items() if v is None)
+    stuck = ", ".join(g for g, v in by_gate.items() if v is None)
+    if stuck:
         return None, by_gate, f"not reachable at the observed effect ({stuck} points the wrong way)"
-    need = max(by_gate.values())
+    need = max(v for v in by_gate.values() if v is not None)
     return need, by_gate, (f"about {need} more rated items would settle {', '.join(by_gate)} "
                            f"with {policy.power:.0%} power at the observed effect and variance")
 

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import ErrorDetails
 
 from eval.errors import MissingInput
 from eval.ratings.labelstudio import read_labelstudio_export
@@ -171,7 +172,7 @@ def _raw_rows(path: Path) -> Any:
                     yield lineno, exc
 
 
-def _reason(err: dict[str, Any]) -> tuple[RejectReason, str]:
+def _reason(err: ErrorDetails) -> tuple[RejectReason, str]:
     field = ".".join(str(p) for p in err["loc"]) or "(record)"
     if err["type"] == "missing":
         return "missing_field", field

@@ -148,7 +148,8 @@ def packet_rows(
 
 def _scan_items(path: Path) -> tuple[pd.DataFrame, int, frozenset[str]]:
     """Index of items with an AI answer, count of AI errors, agent names learned from all items."""
-    rows, errors, agent_texts = [], 0, []
+    rows: list[tuple[str, str]] = []
+    errors, agent_texts = 0, list[str]()
     for item in read_jsonl(path, Item):
         if item.ai.error or not item.ai.text:
             errors += 1

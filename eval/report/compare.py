@@ -59,7 +59,7 @@ class Comparison(BaseModel):
 
 
 def _outside(x: float | None, low: float | None, high: float | None) -> bool:
-    return None not in (x, low, high) and not (low <= x <= high)
+    return x is not None and low is not None and high is not None and not (low <= x <= high)
 
 
 def _moves(a: CategoryDecision, b: CategoryDecision) -> list[EstimateMove]:

@@ -79,6 +79,10 @@ def _ranked(part: pd.DataFrame, kind: Kind) -> pd.DataFrame:
     return part.sort_values(["score_ai", "diff", "item_id"], ascending=[False, False, True])
 
 
+def _kinds(best: pd.DataFrame, worst: pd.DataFrame) -> tuple[tuple[Kind, pd.DataFrame], ...]:
+    return (("best", best), ("worst", worst))
+
+
 def _picks(part: pd.DataFrame, category: str, basis: Basis, spec: ExampleSpec) -> list[Pick]:
     worst = _ranked(part, "worst").head(spec.worst)
     best = _ranked(part[~part["item_id"].isin(worst["item_id"])], "best").head(spec.best)
@@ -86,7 +90,7 @@ def _picks(part: pd.DataFrame, category: str, basis: Basis, spec: ExampleSpec) -
         Pick(item_id=r.item_id, category=category, kind=kind, basis=basis, ai_score=float(r.score_ai),
              human_score=None if pd.isna(r.score_human) else float(r.score_human),
              critical_ai=bool(r.critical_ai), raters=int(r.raters))
-        for kind, frame in (("best", best), ("worst", worst)) for r in frame.itertuples()
+        for kind, frame in _kinds(best, worst) for r in frame.itertuples()
     ]
 
 

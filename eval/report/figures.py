@@ -17,6 +17,7 @@ matplotlib.use("Agg")
 import matplotlib as mpl
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.typing import RcKeyType
 
 from eval.records import Decisions
 from eval.report.content import TIERS, TierShare
@@ -24,7 +25,7 @@ from eval.report.words import TIER_LABEL
 
 # Okabe-Ito colours: distinguishable with the common colour-vision deficiencies and in greyscale print.
 TIER_COLOR = {"automate": "#009E73", "assist": "#E69F00", "human": "#D55E00"}
-STYLE = {
+STYLE: dict[RcKeyType, Any] = {
     "svg.hashsalt": "support-eval", "svg.fonttype": "path", "font.family": "DejaVu Sans", "font.size": 9,
     "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3,
     "axes.axisbelow": True,

@@ -201,4 +201,4 @@ def all_ratings(conn: sqlite3.Connection) -> list[Rating]:
         f"SELECT r.rating_id, r.reviewer, {', '.join('r.' + f for f in RATING_FIELDS)} FROM ratings r "
         "JOIN queue q ON q.rating_id = r.rating_id AND q.reviewer = r.reviewer ORDER BY r.reviewer, q.rowid"
     )
-    return [Rating(rating_id=r["rating_id"], reviewer=r["reviewer"], **_rating(r)) for r in rows]
+    return [Rating(rating_id=r["rating_id"], reviewer=r["reviewer"], **(_rating(r) or {})) for r in rows]

@@ -10,6 +10,7 @@ them echoed back.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Literal
 
@@ -99,7 +100,7 @@ def create_app(run_dir: Path, db_file: Path | None = None) -> FastAPI:
             return db.reviewer_of(conn, token)
 
     @app.middleware("http")
-    async def _security_headers(request: Request, call_next) -> Response:  # type: ignore[no-untyped-def]
+    async def _security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response = await call_next(request)
         response.headers.update(SECURITY)
         return response
