@@ -161,7 +161,8 @@ def bench(n: int, workdir: Path) -> None:
     _, regex_seconds = plain_loop(data / "tickets.jsonl", checks="regex")
     run_rate, loop_rate, regex_rate = items / seconds, loop_items / loop_seconds, loop_items / regex_seconds
     print(f"{n:>9,} tickets {items:>9,} items | run {seconds:7.1f} s {run_rate:8,.0f} items/s "
-          f"peak RSS {rss / 2**20:5.0f} MiB PSS {pss / 2**20:5.0f} MiB | plain loop {loop_rate:8,.0f} items/s | ratio {run_rate / loop_rate:.2f} "
+          f"peak RSS {rss / 2**20:5.0f} MiB PSS {pss / 2**20:5.0f} MiB "
+          f"| plain loop {loop_rate:8,.0f} items/s | ratio {run_rate / loop_rate:.2f} "
           f"| regex-only loop {regex_rate:8,.0f} items/s, ratio {run_rate / regex_rate:.2f} "
           f"| {stages}", flush=True)
     for path in (data, workdir / f"run_{n}"):

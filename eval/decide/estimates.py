@@ -28,7 +28,7 @@ QUANTITIES = {
 def _flag(col: pd.Series) -> np.ndarray:
     """Optional booleans as 1.0 / 0.0 / NaN (not answered)."""
     values = col.to_numpy(dtype=object)
-    return np.where(pd.isna(values), np.nan, values == True).astype(float)
+    return np.where(pd.isna(values), np.nan, values == True).astype(float)  # noqa: E712 (elementwise on an object array)
 
 
 def item_table(ratings: pd.DataFrame, scores: pd.DataFrame | None) -> pd.DataFrame:

@@ -27,7 +27,8 @@ CUSTOMER = ("Hi, my email is jana.k@example.org and my phone +44 7700 900123. I 
 REVIEWERS = ("qa_01", "qa_02", "qa_03", "qa_04", "qa_05")
 
 
-def make_run(tmp: Path, per_category: int = 60, cats: tuple[str, ...] = ("order_status", "refund_request", "fraud_report")) -> Path:
+def make_run(tmp: Path, per_category: int = 60,
+             cats: tuple[str, ...] = ("order_status", "refund_request", "fraud_report")) -> Path:
     """A run folder with planted personal data, agent signatures, AI self-references and rubric criticals."""
     rng = np.random.default_rng(3)
     items, scores = [], []

@@ -17,7 +17,7 @@ import secrets
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timezone, UTC
 from pathlib import Path
 from typing import Any
 
@@ -183,7 +183,7 @@ def save(conn: sqlite3.Connection, reviewer: str, rating_id: str, values: dict[s
     conn.execute(
         f"INSERT INTO ratings (rating_id, reviewer, {cols}, saved_at) VALUES (?, ?, {', '.join('?' * len(RATING_FIELDS))}, ?) "
         f"ON CONFLICT (rating_id, reviewer) DO UPDATE SET {updates}",
-        (rating_id, reviewer, *(values[f] for f in RATING_FIELDS), datetime.now(timezone.utc).isoformat()),
+        (rating_id, reviewer, *(values[f] for f in RATING_FIELDS), datetime.now(UTC).isoformat()),
     )
     return True
 
