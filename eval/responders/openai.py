@@ -25,7 +25,7 @@ from eval.config import OpenAIResponder
 from eval.records import AIAnswer, Ticket, Turn
 from eval.redact import redact
 from eval.responders import ReplayRequest
-from eval.responders._http import ChatClient, ChatResult, LoopThread, Messages, cost_of, estimate_tokens
+from eval.llm.client import ChatClient, ChatResult, LoopThread, Messages, cost_of, estimate_tokens
 
 NAME = "openai"
 Which = Literal["all", "first"]

@@ -27,10 +27,10 @@ from typing import Any, TypeVar
 import aiohttp
 import numpy as np
 
-from eval.cache import CachedResponse, ResponseCache, cache_key, default_cache_path
 from eval.config import ConfigError, Endpoint
+from eval.llm.cache import CachedResponse, ResponseCache, cache_key, default_cache_path
+from eval.llm.ratelimit import Clock, RateLimiter, Sleep
 from eval.records import Usage
-from eval.responders.ratelimit import Clock, RateLimiter, Sleep
 
 T = TypeVar("T")
 
