@@ -16,10 +16,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from eval import one_pass
 from eval.config import ConfigError, PrecomputedResponder, RunConfig, load_config
-from eval.engines import Engine
+from eval.engines import Engine, EngineName, engine_for
+from eval.run import compose
 from eval.progress import Advance
+from eval.rubrics.spec import rubric_files
 from eval.store import (
     ARTIFACTS,
     changed_inputs,
@@ -64,8 +65,7 @@ def _input_files(cfg: RunConfig) -> list[Path]:
     responder = cfg.replay.responder
     if isinstance(responder, PrecomputedResponder):
         paths.append(cfg.resolve(responder.path))
-    rubrics = cfg.resolve(cfg.rubrics.path)
-    paths.extend(sorted(rubrics.glob("*.yaml")) if rubrics.is_dir() else [rubrics])
+    paths.extend(rubric_files(cfg.resolve(cfg.rubrics.path)))
     paths.extend(cfg.resolve(p) for p in cfg.ratings.files)
     if cfg.ratings.key:
         paths.append(cfg.resolve(cfg.ratings.key))
@@ -148,29 +148,21 @@ def _checked_quarantine(cfg: RunConfig, run_dir: Path, summary: Any) -> Any:
     return summary
 
 
-def _engine(cfg: RunConfig, engine: Engine) -> Engine:
-    """Connect to Ray (the config's ``ray_address``, else ``RAY_ADDRESS``, else a local instance)."""
-    if engine == "ray":
-        from eval.engines.ray import connect
-
-        connect(cfg.ray_address)
-    return engine
-
-
-def run_replay(cfg: RunConfig, run_dir: Path, bar: Bar, tickets: int | None = None, engine: Engine = "local") -> Any:
-    from eval.replay import replay_to_file
+def run_replay(cfg: RunConfig, run_dir: Path, bar: Bar, tickets: int | None = None,
+               engine: Engine | None = None) -> Any:
+    from eval.replay.stage import replay_to_file
 
     started = time.perf_counter()
     with bar("replay", tickets) as advance:
         summary = replay_to_file(
             run_dir / ARTIFACTS["tickets"], run_dir / ARTIFACTS["items"], cfg.replay, cfg.resolve, advance,
-            engine=_engine(cfg, engine),
+            engine=engine,
         )
     _record(run_dir, "replay", started, summary)
     return summary
 
 
-def run_score(cfg: RunConfig, run_dir: Path, bar: Bar, items: int | None = None, engine: Engine = "local") -> Any:
+def run_score(cfg: RunConfig, run_dir: Path, bar: Bar, items: int | None = None, engine: Engine | None = None) -> Any:
     from eval.rubrics import score_to_file
 
     started = time.perf_counter()
@@ -179,7 +171,7 @@ def run_score(cfg: RunConfig, run_dir: Path, bar: Bar, items: int | None = None,
         with bar("score", items) as advance:
             summary = score_to_file(
                 run_dir / ARTIFACTS["items"], run_dir / ARTIFACTS["scores"], cfg.resolve(cfg.rubrics.path), advance,
-                judge=None if judge is None else _rubric_judge(judge), engine=_engine(cfg, engine),
+                judge=None if judge is None else _rubric_judge(judge), engine=engine,
             )
     finally:
         if judge is not None:
@@ -190,17 +182,15 @@ def run_score(cfg: RunConfig, run_dir: Path, bar: Bar, items: int | None = None,
     return summary
 
 
-def run_replay_and_score(cfg: RunConfig, run_dir: Path, bar: Bar, tickets: int | None = None,
+def run_replay_and_score(cfg: RunConfig, run_dir: Path, bar: Bar, engine: Engine, tickets: int | None = None,
                          index: Any = None) -> tuple[Any, Any]:
-    """Both stages in one pass (``eval.one_pass``); each is recorded in the manifest as if run alone,
-    with the pass's time under replay and ``one_pass`` set on both."""
-    from eval.one_pass import replay_and_score_to_file
-
+    """Both stages in one pass (``eval.run.compose``); each is recorded in the manifest as if run
+    alone, with the pass's time under replay and ``one_pass`` set on both."""
     started = time.perf_counter()
     with bar("replay + score", tickets) as advance:
-        replay, score = replay_and_score_to_file(
+        replay, score = compose.replay_and_score_to_file(
             run_dir / ARTIFACTS["tickets"], run_dir / ARTIFACTS["items"], run_dir / ARTIFACTS["scores"], cfg, advance,
-            index=index,
+            engine=engine, index=index,
         )
     _record(run_dir, "replay", started, replay, one_pass=True)
     _record(run_dir, "score", time.perf_counter(), score, one_pass=True)
@@ -224,7 +214,7 @@ def _rubric_judge(runner: Any) -> Any:
 
 def run_retry_errors(cfg: RunConfig, run_dir: Path) -> Any:
     """Re-answer only the items whose AI call failed (``replay --retry-errors``)."""
-    from eval.replay_retry import retry_errors_to_file
+    from eval.replay.retry import retry_errors_to_file
 
     started = time.perf_counter()
     summary = retry_errors_to_file(
@@ -333,7 +323,7 @@ def finished(run_dir: Path, stage: str) -> Any | None:
     if stage == "ingest":
         from eval.ingest.stage import IngestSummary as Model
     elif stage == "replay":
-        from eval.replay import ReplaySummary as Model
+        from eval.replay.tally import ReplaySummary as Model
     elif stage == "score":
         from eval.rubrics import ScoreSummary as Model
     elif stage == "report":
@@ -354,7 +344,7 @@ def finished(run_dir: Path, stage: str) -> Any | None:
 
 def run_all(
     cfg: RunConfig, run_dir: Path, bar: Bar, *, force: bool = False, resume: bool = False,
-    engine: Engine = "local",
+    engine: EngineName = "local",
 ) -> dict[str, Any]:
     """ingest → replay → score (→ ratings → decide → report when the config lists reviewer files).
 
@@ -363,15 +353,16 @@ def run_all(
     runs replay and scoring locally or on Ray, with the same bytes.
     """
     start_run(cfg, run_dir, force=force, resume=resume)
-    both = one_pass.applies(cfg, engine) and finished(run_dir, "replay") is None
-    with one_pass.early_index(cfg, both) as index:
+    transport = engine_for(engine, address=cfg.ray_address)
+    both = compose.applies(cfg, engine) and finished(run_dir, "replay") is None
+    with compose.early_responder(cfg, both) as index:
         done = finished(run_dir, "ingest")
         ingest = _checked_quarantine(cfg, run_dir, done) if done else run_ingest(cfg, run_dir, bar)
         if index is not None:
-            replay, score = run_replay_and_score(cfg, run_dir, bar, ingest.kept, index)
+            replay, score = run_replay_and_score(cfg, run_dir, bar, transport, ingest.kept, index)
     if index is None:
-        replay = finished(run_dir, "replay") or run_replay(cfg, run_dir, bar, ingest.kept, engine)
-        score = finished(run_dir, "score") or run_score(cfg, run_dir, bar, replay.items, engine)
+        replay = finished(run_dir, "replay") or run_replay(cfg, run_dir, bar, ingest.kept, transport)
+        score = finished(run_dir, "score") or run_score(cfg, run_dir, bar, replay.items, transport)
     summaries: dict[str, Any] = {"ingest": ingest, "replay": replay, "score": score}
     if cfg.ratings.files:
         summaries["ratings"] = finished(run_dir, "ratings") or run_ratings(cfg, run_dir)

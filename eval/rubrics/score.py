@@ -16,8 +16,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import to_json
 
-from eval.engines import Engine
-from eval.engines.local import available_cpus, ordered_map
+from eval.engines import Engine, Job
+from eval.engines.local import LocalEngine
 from eval.records import AIAnswer, CriterionResult, Item, Score, Side, Ticket, item_id
 from eval.rubrics.criteria import (
     Answer,
@@ -28,8 +28,9 @@ from eval.rubrics.criteria import (
     evaluate,
 )
 from eval.rubrics.items import AnswerView, ItemLine, read_item
-from eval.rubrics.spec import Rubric, RubricBook, RubricError, load_rubrics
-from eval.store import Checkpoint, batch_rows, file_stat, parse_line, read_lines
+from eval.rubrics.spec import Rubric, RubricBook, RubricError, load_rubrics, rubric_files
+from eval.run.batches import Resumed, checkpointed
+from eval.store import batch_rows, file_stat, parse_line, read_lines
 
 NO_CRITERIA = "no applicable criteria"
 NO_AI_TEXT = "AI answer has no text"
@@ -279,6 +280,17 @@ class ScoredBatch:
     tallies: dict[str, _Tally]
     rubrics: dict[str, str]
 
+    @property
+    def rows(self) -> int:
+        return self.items
+
+    @property
+    def done(self) -> int:
+        return self.items
+
+    def texts(self) -> tuple[tuple[str | bytes, int], ...]:
+        return ((self.text, self.lines),)
+
 
 def line_batches(path: Path, position: dict[str, int], size: int) -> Iterator[LineBatch]:
     """Batches of ``size`` item lines from ``position`` (byte offset and line number)."""
@@ -321,7 +333,7 @@ def score_items(book: RubricBook, items: Sequence[Item | ItemLine], position: di
 
 def score_answered(book: RubricBook, answered: Sequence[tuple[Ticket, int, AIAnswer]]) -> ScoredBatch:
     """Score lines of turns replay just answered, the same bytes ``score_batch`` writes for their
-    item lines, without the round trip through items.jsonl (``eval.one_pass``)."""
+    item lines, without the round trip through items.jsonl (``eval.run.compose``)."""
     items = [
         ItemLine(item_id(t.ticket_id, i), t.category, tuple(t.turns[:i]), AnswerView(t.turns[i].text), ai, t.metadata)
         for t, i, ai in answered
@@ -329,22 +341,26 @@ def score_answered(book: RubricBook, answered: Sequence[tuple[Ticket, int, AIAns
     return score_items(book, items, {})
 
 
-_WORKER_BOOK: list[RubricBook] = []
-"""The rubrics of a pool worker, loaded once by ``_load_book`` (not pickled per batch)."""
+@dataclass(frozen=True)
+class Scorer:
+    """What a worker scores batches with; a judge holds connections, so it stays in this process."""
+
+    book: RubricBook
+    judge: Judge | None = None
 
 
-def _load_book(rubrics_path: str) -> None:
-    _WORKER_BOOK[:] = [load_rubrics(Path(rubrics_path))]
+def scorer_of(rubrics_path: str) -> Scorer:
+    return Scorer(load_rubrics(Path(rubrics_path)))
 
 
-def _score_in_worker(batch: LineBatch) -> ScoredBatch:
-    """Score lines travel back as the UTF-8 bytes they are written in (see ``Checkpoint.write``)."""
-    scored = score_batch(_WORKER_BOOK[0], batch)
+def score_shard(scorer: Scorer, batch: LineBatch) -> ScoredBatch:
+    """Score lines come back as the UTF-8 bytes they are written in (see ``Checkpoint.write``)."""
+    scored = score_batch(scorer.book, batch, scorer.judge)
     return replace(scored, text=scored.text.encode("utf-8"))
 
 
 @dataclass
-class _Totals:
+class Totals:
     """Counts per category across committed batches; JSON for the progress record."""
 
     tallies: dict[str, _Tally] = field(default_factory=dict)
@@ -360,7 +376,7 @@ class _Totals:
         return {"tallies": {c: asdict(t) for c, t in self.tallies.items()}, "rubrics": self.rubrics}
 
     @classmethod
-    def load(cls, state: dict[str, Any]) -> _Totals:
+    def load(cls, state: dict[str, Any]) -> Totals:
         return cls({c: _Tally(**t) for c, t in state["tallies"].items()}, dict(state["rubrics"]))
 
     def summary(self) -> ScoreSummary:
@@ -374,46 +390,35 @@ class _Totals:
         )
 
 
-def _rubric_files(path: Path) -> list[Path]:
-    return sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+def score_key(items_path: Path, rubrics_path: Path, judged: bool) -> dict[str, Any]:
+    return {"stage": "score", "items": file_stat(items_path), "judge": judged,
+            "rubrics": [file_stat(f) for f in rubric_files(Path(rubrics_path))]}
 
 
 def score_to_file(
     items_path: Path, scores_path: Path, rubrics_path: Path,
     advance: Callable[[int], None] | None = None, judge: Judge | None = None,
-    *, workers: int | None = None, engine: Engine = "local",
+    *, engine: Engine | None = None,
 ) -> ScoreSummary:
     """Stream items, write human then ai score per item in item order, in committed batches (a
     killed run resumes from its last batch); ``advance(n)`` gets the number of items done since
-    its last call. Without a judge, batches are scored on ``workers`` processes (default: every
-    core this process may use) or on Ray (``engine="ray"``), with the same bytes as one. Rubrics with ``llm_judge`` criteria
-    need ``judge``; it is called once per chunk of items, so its calls run concurrently."""
+    its last call. Without a judge, batches are scored by ``engine`` (default: local, every core)
+    with the same bytes as one process. Rubrics with ``llm_judge`` criteria need ``judge``; it is
+    called once per chunk of items, so its calls run concurrently."""
     book = load_rubrics(rubrics_path)
     judged = [r.ref for r in book.rubrics if r.judged]
     if judged and judge is None:
         raise RubricError(f"{rubrics_path}: rubrics {', '.join(judged)} have llm_judge criteria "
                           "but the run config has no judge section")
-    key = {"stage": "score", "items": file_stat(items_path), "judge": judge is not None,
-           "rubrics": [file_stat(f) for f in _rubric_files(Path(rubrics_path))]}
-    with Checkpoint([Path(scores_path)], key) as out:
-        resumed = out.open()
-        totals = _Totals.load(resumed["state"]) if resumed else _Totals()
-        position = resumed["position"] if resumed else {"offset": 0, "line": 0}
-        batches = line_batches(Path(items_path), position, batch_rows())
-        if judge is not None:
-            scored = (score_batch(book, b, judge) for b in batches)
-        elif engine == "ray":
-            from eval.engines.ray import scored_batches
+    engine = engine or LocalEngine()
+    job: Job[LineBatch, ScoredBatch] = (
+        Job(score_shard, scorer_of, (str(rubrics_path),)) if judge is None
+        else Job(score_shard, here=Scorer(book, judge)))
 
-            scored = scored_batches(Path(items_path), position, Path(rubrics_path), batch_rows())
-        else:
-            scored = ordered_map(_score_in_worker, batches, workers or available_cpus(),
-                                 _load_book, (str(rubrics_path),))
-        for result in scored:
-            out.write(0, result.text, result.lines)
-            totals.add(result)
-            out.commit(result.position, totals.state())
-            if advance is not None:
-                advance(result.items)
-        out.finish()
+    def start(position: dict[str, int], state: Resumed) -> tuple[Totals, Iterator[ScoredBatch]]:
+        totals = Totals.load(state) if state else Totals()
+        return totals, engine.map(job, line_batches(Path(items_path), position, batch_rows()))
+
+    totals = checkpointed([Path(scores_path)], score_key(Path(items_path), rubrics_path, judge is not None),
+                          start, advance)
     return totals.summary()
