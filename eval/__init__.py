@@ -21,7 +21,7 @@ _LAZY = {
     "write_packets": "eval.ratings.packets", "import_ratings": "eval.ratings",
     "agreement_to_file": "eval.ratings", "load_policy": "eval.decide", "decide_to_file": "eval.decide",
     "write_report": "eval.report", "compare_dirs": "eval.report",
-    "synth_to_dir": "eval.synth", "run_all": "eval.pipeline",
+    "synth_to_dir": "eval.synth", "run_all": "eval.run.pipeline",
 }
 
 __all__ = [

@@ -19,7 +19,7 @@ from eval.config import (
     load_config,
 )
 from eval.engines import engine_for
-from eval.pipeline import run_all
+from eval.run.pipeline import run_all
 from eval.replay.shards import ticket_shards
 from eval.replay.stage import replay_to_file
 from eval.responders import build_responder

@@ -15,6 +15,7 @@ from eval.ingest import ingest_to_dir
 from eval.records import Item
 from eval.replay.stage import replay_to_file
 from eval.rubrics import score_to_file
+from eval.run.manifest import changed_inputs
 from eval.store import (
     BATCH_ROWS_ENV,
     Checkpoint,
@@ -22,7 +23,6 @@ from eval.store import (
     WriteError,
     atomic_writer,
     batch_rows,
-    changed_inputs,
     parse_line,
     read_lines,
 )

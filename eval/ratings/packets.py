@@ -37,7 +37,8 @@ from eval.blinding import BlindingAudit, audit_blinding, item_agent_texts, learn
 from eval.decide import Policy, read_scores
 from eval.ratings import labelstudio
 from eval.records import BlindKey, Item, Side, UnblindedRating
-from eval.store import atomic_writer, load_manifest, read_jsonl, update_manifest, write_json, write_jsonl
+from eval.run.manifest import load_manifest, update_manifest
+from eval.store import atomic_writer, read_jsonl, write_json, write_jsonl
 
 GOLD_MIN_SCORE = 0.6
 """A gold item's clean answer must score at least this on its rubric (and not fail critically)."""
@@ -364,7 +365,7 @@ def packets_table(summary: PacketSummary) -> Table:
 def policy_of_run(run_dir: Path) -> tuple[Policy, int]:
     """The decision policy and seed of the run's config (the default policy and seed 0 without one)."""
     from eval.decide import load_policy
-    from eval.pipeline import config_of_run
+    from eval.run.pipeline import config_of_run
 
     if not load_manifest(run_dir).get("config_path"):
         return load_policy(None), 0
