@@ -22,7 +22,8 @@ from eval.replay.stage import replay_key, shards_from, shipped_replayer, travels
 from eval.replay.tally import ReplaySummary, Tally
 from eval.responders import Responder, build_responder
 from eval.responders.precomputed import Precomputed, index_answers
-from eval.rubrics.score import ScoredBatch, ScoreSummary, Scorer, Totals, score_answered, score_key, scorer_of
+from eval.rubrics.score import ScoredBatch, ScoreSummary, score_answered
+from eval.rubrics.stage import Scorer, Totals, score_key, scorer_of
 from eval.run.batches import Resumed, checkpointed
 
 
