@@ -26,7 +26,7 @@ M = TypeVar("M", bound=BaseModel)
 
 BATCH_ROWS = 8192
 """Records per committed batch: small enough to lose about a second of work, large enough that
-the fsyncs per batch cost under 1% of the run (at 2,048 they were 4% of a one-pass run)."""
+the fsyncs per batch are a negligible share of the run."""
 BATCH_ROWS_ENV = "SUPPORT_EVAL_BATCH_ROWS"
 SLOW_ENV = "SUPPORT_EVAL_TEST_SLOW_BATCH_MS"
 """Test hook: sleep this long after each committed batch and before each atomic rename, so the

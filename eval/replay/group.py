@@ -78,7 +78,7 @@ class _TicketJSON:
 def item_lines(batch: list[tuple[Ticket, int, AIAnswer]]) -> Iterator[str]:
     """Byte for byte the ``Item(...).to_json()`` of each answered turn (same serialiser), without
     building items: each turn and the metadata are serialised once per ticket, not once per later
-    item whose context repeats them (building and copying those was most of the replay's time)."""
+    item whose context repeats them: building and copying those would dominate the replay."""
     parts: dict[int, _TicketJSON] = {}
     for ticket, i, answer in batch:
         p = parts.get(id(ticket))

@@ -1,8 +1,8 @@
 """Reading items.jsonl lines for scoring: plain JSON with a pydantic fallback.
 
-Validating every line as an ``Item`` model was a third of the scoring time, mostly spent
-building the context turns again. A line whose fields all have exactly the types ``Item``
-declares is read with pydantic's JSON parser (twice as fast as ``json.loads``) into the few
+Validating every line as an ``Item`` model would spend much of the scoring time building the
+context turns again. A line whose fields all have exactly the types ``Item`` declares is read
+with pydantic's JSON parser (faster than ``json.loads``) into the few
 plain fields the criteria use; any other line (wrong or missing field, coercible value, usage
 figures) goes through ``Item`` itself, which either accepts it or raises the usual error naming
 the file, line and field.

@@ -57,8 +57,9 @@ def _result_json(r: Result) -> dict[str, Any]:
 class AnswerScore:
     """One answer's rubric result, before it is tied to an item and side.
 
-    Results are plain tuples: a pydantic object per criterion was a sixth of the scoring time, and
-    score lines are written straight from the tuples (``to_json``) with pydantic's own serialiser.
+    Results are plain tuples: a pydantic object per criterion would cost a large share of the
+    scoring time, and score lines are written straight from the tuples (``to_json``) with
+    pydantic's own serialiser.
     """
 
     rubric: str
