@@ -16,6 +16,7 @@ from typing import Any
 
 from eval.config import PrecomputedResponder, RunConfig
 from eval.engines import Engine, EngineName, Job
+from eval.engines.local import LocalEngine
 from eval.replay.group import ReplayedGroup, Replayer
 from eval.replay.shards import TicketShard
 from eval.replay.stage import replay_key, shards_from, shipped_replayer, travels
@@ -34,7 +35,7 @@ def applies(cfg: RunConfig, engine: EngineName) -> bool:
 
 
 @contextmanager
-def early_responder(cfg: RunConfig, wanted: bool) -> Iterator[Future[sqlite3.Connection] | None]:
+def early_index(cfg: RunConfig, wanted: bool) -> Iterator[Future[sqlite3.Connection] | None]:
     """Index the answers file on a thread while ingest runs in its child process (the index
     needs no tickets, and this process would otherwise only wait). Yields None unless
     ``wanted``; an index nobody took is closed."""
@@ -113,21 +114,24 @@ class PairTotals:
 
 def replay_and_score_to_file(
     tickets_path: Path, items_path: Path, scores_path: Path, cfg: RunConfig,
-    advance: Callable[[int], None] | None = None, *, engine: Engine, index: Future[sqlite3.Connection] | None = None,
+    advance: Callable[[int], None] | None = None, *, engine: Engine | None = None,
+    index: Future[sqlite3.Connection] | None = None,
 ) -> tuple[ReplaySummary, ScoreSummary]:
     """items.jsonl and scores.jsonl in committed batches; ``advance(n)``: n more tickets consumed.
-    ``index``: the answers index from ``early_responder``, else the responder is built here."""
+    ``index``: the answers index from ``early_index``, else the responder is built here.
+    ``engine``: the run's (default: local, every core)."""
     responder: Responder = (build_responder(cfg.replay.responder, tickets_path, cfg.resolve) if index is None
                             else Precomputed(cfg.resolve(cfg.replay.responder.path), index.result()))  # type: ignore[union-attr]
     if not travels(responder):
         raise TypeError("one-pass replay needs a responder whose groups travel (precomputed)")
     rubrics_path = cfg.resolve(cfg.rubrics.path)
     job = Job(replay_and_score, both_of, (cfg.replay.turns, str(rubrics_path)))
+    transport = engine or LocalEngine()
     key = {**replay_key(tickets_path, cfg.replay), "stage": "replay+score",
            "rubrics": score_key(tickets_path, rubrics_path, False)["rubrics"]}
 
     def start(position: dict[str, int], state: Resumed) -> tuple[PairTotals, Iterator[Pair]]:
-        return PairTotals.load(state), engine.map(job, shards_from(tickets_path, position, responder, cfg.replay))
+        return PairTotals.load(state), transport.map(job, shards_from(tickets_path, position, responder, cfg.replay))
 
     try:
         both = checkpointed([items_path, scores_path], key, start, advance)

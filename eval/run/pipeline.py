@@ -158,7 +158,7 @@ def run_all(
     start_run(cfg, folder, force=force, resume=resume)
     ctx = Context(cfg, folder, bar, engine_for(engine, address=cfg.ray_address))
     both = compose.applies(cfg, engine) and finished(folder, "replay") is None
-    with compose.early_responder(cfg, both) as index:
+    with compose.early_index(cfg, both) as index:
         _stage(ctx, "ingest")
         checked_quarantine(cfg, folder, ctx.summaries["ingest"])
         if index is not None:
