@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic_core import to_json
 
@@ -22,7 +22,7 @@ from eval.responders import Responder
 Answered = list[tuple[Ticket, int, AIAnswer]]
 
 
-def _checked(answer: AIAnswer, responder: Responder, request: ReplayRequest) -> AIAnswer:
+def checked(answer: AIAnswer, responder: Responder, request: ReplayRequest) -> AIAnswer:
     """A responder bug must not pass as an empty answer or a silent non-answer."""
     blank = answer.text is not None and not answer.text.strip()
     if blank or (answer.text is None and not answer.error):
@@ -33,7 +33,7 @@ def _checked(answer: AIAnswer, responder: Responder, request: ReplayRequest) -> 
     return answer
 
 
-def _answers(responder: Responder, requests: list[ReplayRequest]) -> list[AIAnswer]:
+def answers_of(responder: Responder, requests: list[ReplayRequest]) -> list[AIAnswer]:
     """One responder call; a responder that loses or invents answers stops the replay."""
     answers = responder.answer(requests)
     if len(answers) != len(requests):
@@ -93,7 +93,7 @@ def item_lines(batch: list[tuple[Ticket, int, AIAnswer]]) -> Iterator[str]:
 
 
 @dataclass
-class _Timed:
+class Timed:
     """Measures time spent in the responder, so items stay free of wall-clock figures."""
 
     inner: Responder
@@ -122,8 +122,8 @@ def answered(tickets: Sequence[Ticket], responder: Responder, which: Which) -> A
     if not turns:
         return []
     requests = [replay_request(ticket, i) for ticket, i in turns]
-    answers = _answers(responder, requests)
-    return [(ticket, i, _checked(answer, responder, request))
+    answers = answers_of(responder, requests)
+    return [(ticket, i, checked(answer, responder, request))
             for (ticket, i), request, answer in zip(turns, requests, answers, strict=True)]
 
 
@@ -160,11 +160,11 @@ class Replayer:
     clock: Callable[[], float] = time.perf_counter
 
     def replay(self, shard: TicketShard) -> tuple[ReplayedGroup, Answered]:
-        responder = shard.answers or self.responder
+        responder = shard.answers if shard.answers is not None else self.responder
         assert responder is not None, "a shard without answers needs the replayer's responder"
         tickets = shard.tickets()
         tally = Tally()
-        timed = _Timed(responder, self.clock)
+        timed = Timed(responder, self.clock)
         done = answered(list(tally.read(tickets, responder.held_out)), timed, self.which)
         for ticket, _, answer in done:
             tally.count(ticket.category, answer)

@@ -12,7 +12,7 @@ from typing import Any
 
 from eval.config import ReplayConfig
 from eval.records import Item
-from eval.replay.group import _answers, _checked, _Timed
+from eval.replay.group import Timed, answers_of, checked
 from eval.replay.request import ReplayRequest
 from eval.replay.shards import ticket_shards
 from eval.replay.tally import ReplaySummary, Tally
@@ -28,7 +28,7 @@ def retry_errors_to_file(
 
     Streams: memory grows with the number of failed items (their line numbers), not the file."""
     responder = build_responder(cfg.responder, tickets_path, resolve)
-    timed = _Timed(responder, clock)
+    timed = Timed(responder, clock)
     batch_size = requests_per_call(cfg.responder)
     tally = Tally()
     try:
@@ -112,10 +112,10 @@ def _retried(
     """One responder call for a batch of failed item lines: their new lines by line number."""
     items = [parse_line(items_path, lineno, line, Item) for lineno, line in lines]
     requests = [_request_of(item) for item in items]
-    answers = _answers(responder, requests)
+    answers = answers_of(responder, requests)
     out: dict[int, str] = {}
     for (lineno, _), item, request, answer in zip(lines, items, requests, answers, strict=True):
-        ai = _checked(answer, responder, request)
+        ai = checked(answer, responder, request)
         tally.count(item.category, ai)
         out[lineno] = item.model_copy(update={"ai": ai}).to_json() + "\n"
     return out

@@ -10,9 +10,10 @@ the file, line and field.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic_core import from_json
 
@@ -48,6 +49,50 @@ class ItemLine:
     human: AnswerView
     ai: AnswerView
     metadata: dict[str, Any]
+
+
+class _Said(Protocol):
+    @property
+    def text(self) -> str | None: ...
+
+
+class _Answered(Protocol):
+    @property
+    def text(self) -> str | None: ...
+
+    @property
+    def error(self) -> str | None: ...
+
+
+class _Turn(Protocol):
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
+
+
+class Scorable(Protocol):
+    """The one shape scoring takes: the fields of an item it reads. An ``Item`` has them, and so
+    has an ``ItemLine`` (read from a line, or built from turns replay just answered)."""
+
+    @property
+    def item_id(self) -> str: ...
+
+    @property
+    def category(self) -> str: ...
+
+    @property
+    def context(self) -> Sequence[_Turn]: ...
+
+    @property
+    def human(self) -> _Said: ...
+
+    @property
+    def ai(self) -> _Answered: ...
+
+    @property
+    def metadata(self) -> Mapping[str, Any]: ...
 
 
 def _str(value: Any, optional: bool = False) -> Any:

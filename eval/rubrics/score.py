@@ -24,7 +24,7 @@ from eval.rubrics.criteria import (
     JudgeRequest,
     evaluate,
 )
-from eval.rubrics.items import AnswerView, ItemLine, read_item
+from eval.rubrics.items import AnswerView, ItemLine, Scorable, read_item
 from eval.rubrics.spec import Rubric, RubricBook
 from eval.store import parse_line
 
@@ -114,16 +114,16 @@ def _score(rubric: Rubric, answer: Answer, item: ItemView) -> AnswerScore:
     return AnswerScore(rubric.ref, tuple(results), 0.0 if critical_fail else weighted / weights, critical_fail)
 
 
-def score_answer(rubric: Rubric, text: str, item: Item) -> AnswerScore:
+def score_answer(rubric: Rubric, text: str, item: Scorable) -> AnswerScore:
     """Score one answer text against ``rubric`` in the setting of ``item`` (its metadata and context)."""
     return _score(rubric, Answer.of(text), ItemView(item.metadata, tuple(item.context)))
 
 
-def _ai_error(item: Item) -> str | None:
+def _ai_error(item: Scorable) -> str | None:
     return item.ai.error if item.ai.error is not None else (NO_AI_TEXT if item.ai.text is None else None)
 
 
-def _answer_scores(book: RubricBook, item: Item, verdicts: Verdicts | None) -> tuple[AnswerScore, AnswerScore]:
+def _answer_scores(book: RubricBook, item: Scorable, verdicts: Verdicts | None) -> tuple[AnswerScore, AnswerScore]:
     rubric = book.for_category(item.category)
     view = ItemView(item.metadata, tuple(item.context))
     judged = verdicts or {}
@@ -134,14 +134,14 @@ def _answer_scores(book: RubricBook, item: Item, verdicts: Verdicts | None) -> t
     return human, _score(rubric, Answer.of(item.ai.text or "", judged.get((item.item_id, "ai"))), view)
 
 
-def score_item(book: RubricBook, item: Item, verdicts: Verdicts | None = None) -> tuple[Score, Score]:
+def score_item(book: RubricBook, item: Scorable, verdicts: Verdicts | None = None) -> tuple[Score, Score]:
     """(human, ai) scores of one item with its category's rubric; ``verdicts`` holds the judge's
     verdicts for the rubric's ``llm_judge`` criteria (see ``judge_requests``)."""
     human, ai = _answer_scores(book, item, verdicts)
     return human.to_record(item.item_id, "human"), ai.to_record(item.item_id, "ai")
 
 
-def judge_requests(book: RubricBook, item: Item) -> list[JudgeRequest]:
+def judge_requests(book: RubricBook, item: Scorable) -> list[JudgeRequest]:
     """What the judge must rate before ``score_item``: each applicable ``llm_judge`` criterion of
     each answer that exists (a criterion whose ``when`` does not hold is not sent)."""
     rubric = book.for_category(item.category)
@@ -157,8 +157,8 @@ def judge_requests(book: RubricBook, item: Item) -> list[JudgeRequest]:
     ]
 
 
-def _chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
-    chunk: list[Item] = []
+def _chunks(items: Iterable[Scorable], size: int) -> Iterator[list[Scorable]]:
+    chunk: list[Scorable] = []
     for item in items:
         chunk.append(item)
         if len(chunk) == size:
@@ -168,7 +168,7 @@ def _chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
         yield chunk
 
 
-def _judge_chunk(book: RubricBook, chunk: list[Item], judge: Judge | None) -> dict[tuple[str, str], dict[str, Judged]]:
+def _judge_chunk(book: RubricBook, chunk: list[Scorable], judge: Judge | None) -> dict[tuple[str, str], dict[str, Judged]]:
     requests = [r for item in chunk for r in judge_requests(book, item)]
     verdicts: dict[tuple[str, str], dict[str, Judged]] = {}
     if not requests or judge is None:
@@ -299,7 +299,7 @@ def score_batch(book: RubricBook, batch: LineBatch, judge: Judge | None = None) 
     return score_items(book, items, batch.position, judge)
 
 
-def score_items(book: RubricBook, items: Sequence[Item | ItemLine], position: dict[str, int],
+def score_items(book: RubricBook, items: Sequence[Scorable], position: dict[str, int],
                 judge: Judge | None = None) -> ScoredBatch:
     """Human then ai score line per item, in item order, with the counts; ``judge`` is called
     once per chunk of items, so its calls overlap."""

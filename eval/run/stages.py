@@ -122,10 +122,6 @@ def _run_score(ctx: Context) -> Any:
     return summary
 
 
-def _run_ratings(ctx: Context) -> Any:
-    return import_ratings_into(ctx)
-
-
 def import_ratings_into(ctx: Context, files: list[Any] | None = None, key: Any = None) -> Any:
     """Unblind reviewer files through the key into RUN/ratings.jsonl (config files by default)."""
     from eval.ratings import import_ratings
@@ -230,7 +226,7 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
     Stage("ingest", (), ("tickets", "quarantine"), _run_ingest, _model("eval.ingest.stage", "IngestSummary")),
     Stage("replay", ("tickets",), ("items",), _run_replay, _model("eval.replay.tally", "ReplaySummary")),
     Stage("score", ("items",), ("scores",), _run_score, _model("eval.rubrics.score", "ScoreSummary")),
-    Stage("ratings", ("items",), ("ratings", "ratings_rejected"), _run_ratings, _ratings_summary, _rated),
+    Stage("ratings", ("items",), ("ratings", "ratings_rejected"), import_ratings_into, _ratings_summary, _rated),
     Stage("judge", ("items", "ratings"), ("judge_pairwise", "judge_calibration"), _run_judge, lambda s, f: s,
           lambda cfg: cfg.judge is not None and cfg.judge.pairwise, resumable=False),
     Stage("decide", ("ratings", "items", "scores"), ("agreement", "decisions"), _run_decide, _decisions, _rated),
