@@ -99,7 +99,7 @@ def run(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="bypass the model response cache")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="continue the run in --out (the default when it exists); fail if there is none")] = False,
     force: Annotated[bool, typer.Option("--force", help="start over even if --out holds a run of another config or other inputs")] = False,
-    engine: Annotated[str, typer.Option(help="where replay and scoring run: local (process pool) or ray (Ray Data; config ray_address or RAY_ADDRESS)")] = "local",
+    engine: Annotated[str, typer.Option(help="where replay and scoring run: local (process pool) or ray (Ray actors; config ray_address or RAY_ADDRESS)")] = "local",
 ) -> None:
     """Run the whole pipeline into one run folder; re-running continues a killed run."""
     from eval.config import without_cache

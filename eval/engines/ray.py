@@ -1,7 +1,8 @@
-"""The Ray Data engine: a job's shards as ``map_batches`` over actors, results in input order.
+"""The Ray engine: a job's shards mapped over Ray actors, results in input order.
 
 Each actor builds the job's state once (``Job.setup``) and runs one shard per call; shards and
-results travel pickled. A job whose state cannot travel runs in this process, as locally.
+results travel through Ray's object store. A job whose state cannot travel runs in this
+process, as locally.
 
 On a cluster, every node reads the run folder and the config's input files by the same paths
 (shared storage). Ray is an optional dependency (``support-eval[ray]``), imported only here.
@@ -10,7 +11,7 @@ On a cluster, every node reads the run folder and the config's input files by th
 from __future__ import annotations
 
 import os
-import pickle
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
@@ -35,17 +36,20 @@ def connect(address: str | None = None) -> None:
 
 
 class _Actor:
-    """Builds the job's state once per actor, then runs one pickled shard per row."""
+    """Builds the job's state once per actor, then runs one shard per call."""
 
     def __init__(self, run: Callable[[Any, Any], Any], setup: Callable[..., Any], args: tuple[Any, ...]):
         self.run = run
         self.state = setup(*args)
 
-    def __call__(self, batch: dict[str, Any]) -> dict[str, list[bytes]]:
-        return {"result": [pickle.dumps(self.run(self.state, pickle.loads(s))) for s in batch["shard"]]}
+    def __call__(self, shard: Any) -> Any:
+        return self.run(self.state, shard)
 
 
 class RayEngine:
+    """Shards go to one actor per cluster CPU in turn, at most two per actor in flight, and come
+    back in input order: the driver holds a few shards at a time, not the whole input."""
+
     name: EngineName = "ray"
 
     def __init__(self, address: str | None = None) -> None:
@@ -54,22 +58,25 @@ class RayEngine:
     def map(self, job: Job[S, R], shards: Iterable[S]) -> Iterator[R]:
         if job.setup is None:
             return ordered_threads(lambda shard: job.run(job.here, shard), shards, max(job.threads, 1))
-        return self._actors(job, [pickle.dumps(s) for s in shards])
+        return self._actors(job, shards)
 
     @staticmethod
-    def _actors(job: Job[S, R], shards: list[bytes]) -> Iterator[R]:
-        if not shards:
-            return
+    def _actors(job: Job[S, R], shards: Iterable[S]) -> Iterator[R]:
         import ray
-        import ray.data
 
-        ctx = ray.data.DataContext.get_current()
-        ctx.execution_options.preserve_order = True
-        ctx.enable_progress_bars = False
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        ds = ray.data.from_items([{"shard": s} for s in shards]).map_batches(
-            _Actor, fn_constructor_args=(job.run, job.setup, job.args), batch_size=1, num_cpus=1,
-            compute=ray.data.ActorPoolStrategy(size=min(cpus, len(shards))),
-        )
-        for row in ds.iter_rows():
-            yield pickle.loads(row["result"])
+        remote = ray.remote(num_cpus=1)(_Actor)
+        actors: list[Any] = []
+        inflight: deque[Any] = deque()
+        try:
+            for n, shard in enumerate(shards):
+                if len(actors) < cpus:  # started as the shards come: a small input needs few
+                    actors.append(remote.remote(job.run, job.setup, job.args))
+                if len(inflight) >= 2 * len(actors):
+                    yield ray.get(inflight.popleft())
+                inflight.append(actors[n % len(actors)].__call__.remote(shard))
+            while inflight:
+                yield ray.get(inflight.popleft())
+        finally:
+            for actor in actors:
+                ray.kill(actor)
