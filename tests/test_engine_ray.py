@@ -1,4 +1,4 @@
-"""The Ray Data engine writes the same run folder as the local engine, byte for byte.
+"""The Ray engine writes the same run folder as the local engine, byte for byte.
 
 Runs on a local Ray instance started here (``ray.init(num_cpus=2)``); Ray is the ``ray`` extra.
 """

@@ -122,8 +122,6 @@ def replay_and_score_to_file(
     ``engine``: the run's (default: local, every core)."""
     responder: Responder = (build_responder(cfg.replay.responder, tickets_path, cfg.resolve) if index is None
                             else Precomputed(cfg.resolve(cfg.replay.responder.path), index.result()))  # type: ignore[union-attr]
-    if not travels(responder):
-        raise TypeError("one-pass replay needs a responder whose groups travel (precomputed)")
     rubrics_path = cfg.resolve(cfg.rubrics.path)
     job = Job(replay_and_score, both_of, (cfg.replay.turns, str(rubrics_path)))
     transport = engine or LocalEngine()
@@ -134,6 +132,8 @@ def replay_and_score_to_file(
         return PairTotals.load(state), transport.map(job, shards_from(tickets_path, position, responder, cfg.replay))
 
     try:
+        if not travels(responder):
+            raise TypeError("one-pass replay needs a responder whose groups travel (precomputed)")
         both = checkpointed([items_path, scores_path], key, start, advance)
         return both.tally.summary(responder, cfg.replay.turns), both.totals.summary()
     finally:
