@@ -20,7 +20,7 @@ from pathlib import Path
 
 from eval.config import OpenAIResponder, ReplayConfig
 from eval.records import Ticket, Turn
-from eval.replay import replay_to_file
+from eval.replay.stage import replay_to_file
 
 ROOT = Path(__file__).parents[1]
 LATENCY_S = 0.1

@@ -15,13 +15,13 @@ from eval.records import (
 
 _LAZY = {
     "ingest_to_dir": "eval.ingest", "load_mapping": "eval.ingest",
-    "replay_to_file": "eval.replay", "build_responder": "eval.responders",
-    "retry_errors_to_file": "eval.replay_retry", "replay_and_score_to_file": "eval.one_pass",
+    "replay_to_file": "eval.replay.stage", "build_responder": "eval.responders",
+    "retry_errors_to_file": "eval.replay.retry", "replay_and_score_to_file": "eval.run.compose",
     "load_rubrics": "eval.rubrics", "score_to_file": "eval.rubrics",
     "write_packets": "eval.ratings.packets", "import_ratings": "eval.ratings",
     "agreement_to_file": "eval.ratings", "load_policy": "eval.policy", "decide_to_file": "eval.decide",
     "write_report": "eval.report", "compare_dirs": "eval.report",
-    "synth_to_dir": "eval.synth", "run_all": "eval.pipeline",
+    "synth_to_dir": "eval.synth", "run_all": "eval.run.pipeline",
 }
 
 __all__ = [

@@ -17,6 +17,7 @@ from rich.console import Console
 
 from eval.config import ConfigError, load_config
 from eval.progress import stage_bar
+from eval.run.folder import RunFolder
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.splitlines()[0])
 console = Console(stderr=True)
@@ -33,7 +34,7 @@ def _bar(description: str, total: int | None):
 @contextmanager
 def _user_errors() -> Iterator[None]:
     """Turn the errors a user can fix into one red line and exit code 2, not a traceback."""
-    from eval.pipeline import QuarantineExceeded
+    from eval.run.pipeline import QuarantineExceeded
     from eval.store import RecordError, WriteError
 
     try:
@@ -47,6 +48,14 @@ def _user_errors() -> Iterator[None]:
     except (ConfigError, RecordError, FileNotFoundError, ValueError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(EXIT_INPUT) from exc
+
+
+def _written(run_dir: Path, stage: str) -> list[Path]:
+    """The files a stage writes, from the stage registry."""
+    from eval.run.stages import STAGES
+
+    folder = RunFolder(run_dir)
+    return [folder.path(a) for a in STAGES[stage].writes]
 
 
 def _paths(title: str, paths: list[Path]) -> None:
@@ -73,11 +82,11 @@ def validate(
         with _bar("ingest", None) as advance:
             summary = ingest_to_dir(data, out_dir, spec, max_text_chars, advance)
     print_ingest(out, summary)
-    _paths("Wrote", [out_dir / "tickets.jsonl", out_dir / "quarantine.jsonl"])
+    _paths("Wrote", _written(out_dir, "ingest"))
     if summary.quarantine_share > max_quarantine:
         console.print(
             f"[red]error:[/red] {summary.quarantine_share:.1%} of records quarantined, more than "
-            f"--max-quarantine {max_quarantine:.1%}; see {out_dir / 'quarantine.jsonl'}"
+            f"--max-quarantine {max_quarantine:.1%}; see {RunFolder(out_dir).quarantine}"
         )
         raise typer.Exit(EXIT_GATE)
 
@@ -90,18 +99,18 @@ def run(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="bypass the model response cache")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="continue the run in --out (the default when it exists); fail if there is none")] = False,
     force: Annotated[bool, typer.Option("--force", help="start over even if --out holds a run of another config or other inputs")] = False,
-    engine: Annotated[str, typer.Option(help="where replay and scoring run: local (process pool) or ray (Ray Data; config ray_address or RAY_ADDRESS)")] = "local",
+    engine: Annotated[str, typer.Option(help="where replay and scoring run: local (process pool) or ray (Ray actors; config ray_address or RAY_ADDRESS)")] = "local",
 ) -> None:
     """Run the whole pipeline into one run folder; re-running continues a killed run."""
     from eval.config import without_cache
-    from eval.pipeline import default_run_dir, run_all
+    from eval.run.pipeline import default_run_dir, run_all
     from eval.tables import print_run
 
     with _user_errors():
         cfg = load_config(config)
         cfg = without_cache(cfg) if no_cache else cfg
         if dry_run:
-            from eval.pipeline import dry_run as estimate
+            from eval.run.pipeline import dry_run as estimate
 
             out.print(estimate(cfg, _bar).model_dump_json(indent=2))
             return
@@ -122,27 +131,31 @@ def replay(
 ) -> None:
     """Re-run the replay stage of a run (reads tickets.jsonl, writes items.jsonl)."""
     from eval.config import without_cache
-    from eval.pipeline import config_of_run, run_replay, run_retry_errors
+    from eval.run.manifest import config_of_run
+    from eval.run.pipeline import run_retry_errors
+    from eval.run.stages import run_stage
     from eval.tables import print_replay
 
     with _user_errors():
         cfg = config_of_run(run_dir)
         cfg = without_cache(cfg) if no_cache else cfg
-        summary = run_retry_errors(cfg, run_dir) if retry_errors else run_replay(cfg, run_dir, _bar)
+        folder = RunFolder(run_dir)
+        summary = run_retry_errors(cfg, folder) if retry_errors else run_stage("replay", cfg, folder, _bar)
     print_replay(out, summary)
-    _paths("Wrote", [run_dir / "items.jsonl"])
+    _paths("Wrote", _written(run_dir, "replay"))
 
 
 @app.command()
 def score(run_dir: Annotated[Path, typer.Argument(help="an existing run folder")]) -> None:
     """Re-run rubric scoring of a run (reads items.jsonl, writes scores.jsonl)."""
-    from eval.pipeline import config_of_run, run_score
+    from eval.run.manifest import config_of_run
+    from eval.run.stages import run_stage
     from eval.tables import print_scores
 
     with _user_errors():
-        summary = run_score(config_of_run(run_dir), run_dir, _bar)
+        summary = run_stage("score", config_of_run(run_dir), RunFolder(run_dir), _bar)
     print_scores(out, summary)
-    _paths("Wrote", [run_dir / "scores.jsonl"])
+    _paths("Wrote", _written(run_dir, "score"))
 
 
 
@@ -183,7 +196,8 @@ def packets(
         console.print(f"[yellow]note:[/yellow] {note}")
     if summary.audit and summary.audit.warning:
         console.print(f"[yellow]warning:[/yellow] blinding audit: {summary.audit.warning}")
-    _paths("Wrote", [run_dir / "packets", run_dir / "key.jsonl", run_dir / "blinding_audit.json"])
+    folder = RunFolder(run_dir)
+    _paths("Wrote", [folder.path("packets"), folder.key, folder.path("blinding_audit")])
 
 
 def _auc(value: float | None) -> str:
@@ -202,7 +216,7 @@ def serve(
     from eval.ratings.app.server import reviewer_links
     from eval.ratings.app.server import serve as serve_app
 
-    tokens_file = run_dir / "packets" / "tokens.json"
+    tokens_file = RunFolder(run_dir).path("packets") / "tokens.json"
     if not tokens_file.exists():
         console.print(f"[red]error:[/red] {tokens_file} not found; run `support-eval packets {run_dir}` first")
         raise typer.Exit(EXIT_INPUT)
@@ -239,11 +253,12 @@ def ratings_import(
     key: Annotated[Optional[Path], typer.Option(help="blind key (default: the config's, else RUN/key.jsonl)")] = None,
 ) -> None:
     """Unblind reviewer files into RUN/ratings.jsonl; bad rows are reported with file and line."""
-    from eval.pipeline import config_of_run, run_ratings
+    from eval.run.manifest import config_of_run
+    from eval.run.stages import Context, import_ratings_into
     from eval.tables import print_ratings
 
     with _user_errors():
-        summary = run_ratings(config_of_run(run_dir), run_dir, files, key)
+        summary = import_ratings_into(Context(config_of_run(run_dir), RunFolder(run_dir), _bar), files, key)
     print_ratings(out, summary)
     _paths("Wrote", [Path(summary.out_path), Path(summary.rejections_path)])
 
@@ -254,36 +269,39 @@ app.add_typer(ratings_app, name="ratings")
 @app.command()
 def decide(run_dir: Annotated[Path, typer.Argument(help="a run folder with ratings.jsonl")]) -> None:
     """Reviewer agreement and the recommended tier per category, with every gate and reason."""
+    from eval.run.manifest import config_of_run
+    from eval.run.stages import run_stage
     from eval.tables import decisions_table
-    from eval.pipeline import config_of_run, run_decide
 
     with _user_errors():
-        decisions = run_decide(config_of_run(run_dir), run_dir)
+        decisions = run_stage("decide", config_of_run(run_dir), RunFolder(run_dir), _bar)
     out.print(decisions_table(decisions))
     out.print(decisions.reviewers_note)
-    _paths("Wrote", [run_dir / "agreement.json", run_dir / "decisions.json"])
+    _paths("Wrote", _written(run_dir, "decide"))
 
 
 @app.command()
 def judge(run_dir: Annotated[Path, typer.Argument(help="a run folder; the config needs a judge section")]) -> None:
     """Pairwise judge over every item (both orders), calibrated against reviewers where ratings exist."""
-    from eval.pipeline import config_of_run, run_judge
+    from eval.run.manifest import config_of_run
+    from eval.run.stages import run_stage
 
     with _user_errors():
-        result = run_judge(config_of_run(run_dir), run_dir)
+        result = run_stage("judge", config_of_run(run_dir), RunFolder(run_dir), _bar)
     out.print(f"verdicts: {result['verdicts']}")
     out.print(f"judge trusted in: {', '.join(result['usable']) or 'no category'} (re-run `decide` to attach it)")
-    _paths("Wrote", [run_dir / "judge_pairwise.jsonl", run_dir / "judge_calibration.json"])
+    _paths("Wrote", _written(run_dir, "judge"))
 
 
 @app.command()
 def report(run_dir: Annotated[Path, typer.Argument(help="a run folder with decisions.json")]) -> None:
     """Write the recommendation report: report.html (self-contained), report.md and figures/."""
-    from eval.pipeline import config_of_run, run_report
+    from eval.run.manifest import config_of_run
+    from eval.run.stages import run_stage
 
     with _user_errors():
-        summary = run_report(config_of_run(run_dir), run_dir)
-    _paths("Wrote", [Path(summary.markdown), run_dir / "figures", Path(summary.html)])
+        summary = run_stage("report", config_of_run(run_dir), RunFolder(run_dir), _bar)
+    _paths("Wrote", [Path(summary.markdown), RunFolder(run_dir).path("figures"), Path(summary.html)])
     out.print(f"[bold green]Report:[/bold green] {summary.html}")
 
 

@@ -1,4 +1,4 @@
-"""The run folder: JSONL readers/writers, atomic files, resumable batches and the manifest.
+"""Files of a run: JSONL readers/writers, atomic files and resumable batches.
 
 Writers go to ``<name>.partial`` and are renamed into place only when complete, so a
 killed stage never leaves a file that looks finished. Long stages write through a
@@ -12,14 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
 import sqlite3
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from importlib import metadata
 from pathlib import Path
 from typing import IO, Any, Self, TypeVar
 
@@ -27,18 +24,9 @@ from pydantic import BaseModel, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
 
-ARTIFACTS = {
-    "tickets": "tickets.jsonl",
-    "quarantine": "quarantine.jsonl",
-    "items": "items.jsonl",
-    "scores": "scores.jsonl",
-    "manifest": "manifest.json",
-}
-
-
 BATCH_ROWS = 8192
 """Records per committed batch: small enough to lose about a second of work, large enough that
-the fsyncs per batch cost under 1% of the run (at 2,048 they were 4% of a one-pass run)."""
+the fsyncs per batch are a negligible share of the run."""
 BATCH_ROWS_ENV = "SUPPORT_EVAL_BATCH_ROWS"
 SLOW_ENV = "SUPPORT_EVAL_TEST_SLOW_BATCH_MS"
 """Test hook: sleep this long after each committed batch and before each atomic rename, so the
@@ -317,123 +305,3 @@ class Checkpoint:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def fingerprint(path: Path) -> dict[str, Any]:
-    """Size and SHA-256 of an input file, for the manifest."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return {"path": str(path), "bytes": path.stat().st_size, "sha256": digest.hexdigest()}
-
-
-def package_versions() -> dict[str, str]:
-    names = ["support-eval", "datasets", "scikit-learn", "numpy", "pandas", "pydantic", "scipy"]
-    out = {"python": platform.python_version()}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
-def git_revision(cwd: Path | None = None) -> str | None:
-    try:
-        res = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd or Path(__file__).parent,
-            capture_output=True, text=True, timeout=5, check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return res.stdout.strip() or None
-
-
-def load_manifest(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / ARTIFACTS["manifest"]
-    if not path.exists():
-        return {}
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def update_manifest(run_dir: Path, **fields: Any) -> dict[str, Any]:
-    """Merge ``fields`` into the manifest (nested dicts merged one level deep)."""
-    manifest = load_manifest(run_dir)
-    for key, value in fields.items():
-        if isinstance(value, dict) and isinstance(manifest.get(key), dict):
-            manifest[key] = {**manifest[key], **value}
-        else:
-            manifest[key] = value
-    write_json(run_dir / ARTIFACTS["manifest"], manifest)
-    return manifest
-
-
-def files_state(run_dir: Path, paths: Iterable[Path]) -> dict[str, list[int] | None]:
-    """(size, mtime) of each file, named relative to the run folder when inside it; None when
-    missing. A stage whose recorded inputs and outputs still match this is complete."""
-    out: dict[str, list[int] | None] = {}
-    for path in paths:
-        path = Path(path)
-        try:
-            name = str(path.resolve().relative_to(run_dir.resolve()))
-        except ValueError:
-            name = str(path.resolve())
-        out[name] = [path.stat().st_size, path.stat().st_mtime_ns] if path.exists() else None
-    return out
-
-
-STAGE_FILES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "ingest": ((), ("tickets.jsonl", "quarantine.jsonl")),
-    "replay": (("tickets.jsonl",), ("items.jsonl",)),
-    "score": (("items.jsonl",), ("scores.jsonl",)),
-    "ratings": (("items.jsonl",), ("ratings.jsonl", "ratings.rejected.jsonl")),
-    "decide": (("ratings.jsonl", "items.jsonl", "scores.jsonl"), ("agreement.json", "decisions.json")),
-    "report": (("decisions.json", "agreement.json", "ratings.jsonl", "scores.jsonl", "items.jsonl", "tickets.jsonl"),
-               ("report.html", "report.md")),
-}
-"""Run-folder files each stage reads and writes. Inputs outside the folder (data, answers,
-rubrics, reviewer files) are fingerprinted once per run in the manifest instead."""
-
-
-def stage_files(run_dir: Path, stage: str) -> dict[str, Any] | None:
-    """The state of a stage's run-folder inputs and outputs, recorded when it finishes."""
-    if stage not in STAGE_FILES:
-        return None
-    inputs, outputs = STAGE_FILES[stage]
-    return {"inputs": files_state(run_dir, [run_dir / n for n in inputs]),
-            "outputs": files_state(run_dir, [run_dir / n for n in outputs])}
-
-
-def completed_stage(run_dir: Path, stage: str) -> dict[str, Any] | None:
-    """The manifest entry of ``stage`` if it finished and none of its run-folder files changed
-    since (so a resumed run can skip it), else None."""
-    entry = load_manifest(run_dir).get("stages", {}).get(stage)
-    now = stage_files(run_dir, stage)
-    if not isinstance(entry, dict) or now is None or entry.get("files") != now:
-        return None
-    return None if None in now["outputs"].values() else entry
-
-
-def changed_inputs(manifest: dict[str, Any], config_sha256: str, inputs: list[dict[str, Any]]) -> list[str]:
-    """What differs between the run recorded in ``manifest`` and this one, in words."""
-    changes = []
-    if manifest.get("config_sha256") != config_sha256:
-        changes.append("the config (its hash differs)")
-    before = {i["path"]: i["sha256"] for i in manifest.get("inputs", [])}
-    now = {i["path"]: i["sha256"] for i in inputs}
-    for path in sorted(before.keys() | now.keys()):
-        if path not in now:
-            changes.append(f"input {path} (no longer used or missing)")
-        elif path not in before:
-            changes.append(f"input {path} (new)")
-        elif before[path] != now[path]:
-            changes.append(f"input {path} (content changed)")
-    return changes
-
-
-def clear_run(run_dir: Path) -> None:
-    """Forget an earlier run in this folder (``--force``): its manifest, partial files and progress."""
-    for pattern in ("manifest.json", "*.partial", "*.progress.json"):
-        for path in run_dir.glob(pattern):
-            path.unlink()

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from eval.records import Decisions
+from eval.run.folder import LISTED, RunFolder
 
 
 def _pct(x: float | None) -> str:
@@ -74,10 +75,6 @@ def print_ratings(out: Console, summary: Any) -> None:
         out.print(f"  … {summary.rejected - 10:,} more in {summary.rejections_path}")
 
 
-RUN_FILES = ("manifest.json", "tickets.jsonl", "quarantine.jsonl", "items.jsonl", "scores.jsonl",
-             "ratings.jsonl", "agreement.json", "decisions.json", "report.md", "report.html")
-
-
 def print_run(out: Console, run_dir: Path, summaries: dict[str, Any]) -> None:
     print_ingest(out, summaries["ingest"])
     print_replay(out, summaries["replay"])
@@ -87,9 +84,10 @@ def print_run(out: Console, run_dir: Path, summaries: dict[str, Any]) -> None:
         out.print(decisions_table(summaries["decide"]))
         out.print(summaries["decide"].reviewers_note)
     out.print(f"[bold]Run folder[/bold] {run_dir}")
-    for name in RUN_FILES:
-        if (run_dir / name).exists():
-            out.print(f"  {run_dir / name}")
+    folder = RunFolder(run_dir)
+    for path in map(folder.path, LISTED):
+        if path.exists():
+            out.print(f"  {path}")
     if "report" in summaries:
         out.print(f"[bold green]Report:[/bold green] {summaries['report'].html}")
 

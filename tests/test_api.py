@@ -6,5 +6,5 @@ import eval
 def test_every_public_name_resolves() -> None:
     for name in eval.__all__:
         assert callable(getattr(eval, name)) or isinstance(getattr(eval, name), type), name
-    assert eval.replay_to_file.__module__ == "eval.replay"
+    assert eval.replay_to_file.__module__ == "eval.replay.stage"
     assert eval.decide_to_file.__module__ == "eval.decide"

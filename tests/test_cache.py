@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 from fake_openai import FakeState, serve
 
-from eval.cache import CachedResponse, ResponseCache, cache_key
+from eval.llm.cache import CachedResponse, ResponseCache, cache_key
 from eval.config import OpenAIResponder, RunConfig, without_cache
-from eval.responders._http import ChatClient
+from eval.llm.client import ChatClient
 
 MESSAGES = [{"role": "system", "content": "S"}, {"role": "user", "content": "Where is my parcel?"}]
 

@@ -1,4 +1,4 @@
-"""The Ray Data engine writes the same run folder as the local engine, byte for byte.
+"""The Ray engine writes the same run folder as the local engine, byte for byte.
 
 Runs on a local Ray instance started here (``ray.init(num_cpus=2)``); Ray is the ``ray`` extra.
 """
@@ -18,12 +18,12 @@ from eval.config import (
     RetrievalResponder,
     load_config,
 )
-from eval.engines.ray import line_ranges, ticket_ranges
-from eval.pipeline import run_all
-from eval.replay import _ticket_groups, replay_to_file
+from eval.engines import engine_for
+from eval.run.pipeline import run_all
+from eval.replay.shards import ticket_shards
+from eval.replay.stage import replay_to_file
 from eval.responders import build_responder
 from eval.rubrics import score_to_file
-from eval.rubrics.score import line_batches
 from eval.store import BATCH_ROWS_ENV
 
 DEMO = Path(__file__).resolve().parents[1] / "datasets" / "demo"
@@ -60,8 +60,9 @@ def test_replay_and_score_on_ray_match_local(responder, tickets: Path, tmp_path:
     for engine in ("local", "ray"):
         out = tmp_path / engine
         out.mkdir()
-        replay = replay_to_file(tickets, out / "items.jsonl", cfg, lambda p: DEMO / p, engine=engine)
-        score = score_to_file(out / "items.jsonl", out / "scores.jsonl", DEMO / "rubrics", engine=engine)
+        transport = engine_for(engine)
+        replay = replay_to_file(tickets, out / "items.jsonl", cfg, lambda p: DEMO / p, engine=transport)
+        score = score_to_file(out / "items.jsonl", out / "scores.jsonl", DEMO / "rubrics", engine=transport)
         summaries[engine] = (_untimed(replay), score.model_dump())
     for name in ("items.jsonl", "scores.jsonl"):
         assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
@@ -69,15 +70,14 @@ def test_replay_and_score_on_ray_match_local(responder, tickets: Path, tmp_path:
     assert summaries["local"][0]["items"] > 100
 
 
-def test_ray_ranges_cut_where_the_local_engine_cuts(tickets: Path) -> None:
+def test_groups_cut_from_a_resumed_position_are_the_rest_of_the_whole_cut(tickets: Path) -> None:
+    """Every engine maps the same groups (one cutter); a resumed replay continues them."""
     responder = build_responder(RetrievalResponder(history_fraction=0.5), tickets, Path)
     start = {"offset": 0, "line": 0}
-    local = [(pos, size) for _, size, pos in _ticket_groups(tickets, start, responder, "all", 16)]
-    remote = [({"offset": r["end"], "line": r["end_line"]}, r["size"])
-              for r in ticket_ranges(tickets, start, responder.held_out, "all", 16)]
-    assert remote == local and len(local) > 5
-    batches = [(b.position, len(b.lines)) for b in line_batches(tickets, start, 7)]
-    assert [({"offset": r["end"], "line": r["end_line"]}, r["size"]) for r in line_ranges(tickets, start, 7)] == batches
+    whole = [(s.position, s.size, len(s.lines)) for s in ticket_shards(tickets, start, responder, "all", 16)]
+    rest = [(s.position, s.size, len(s.lines)) for s in ticket_shards(tickets, whole[2][0], responder, "all", 16)]
+    assert rest == whole[3:] and len(whole) > 5
+    assert all(size >= 16 for _, size, _ in whole[:-1])
 
 
 def test_run_with_the_ray_engine_writes_the_same_run_folder(tickets: Path, tmp_path: Path) -> None:
@@ -116,7 +116,8 @@ def test_a_replay_interrupted_on_ray_resumes_locally_to_the_same_bytes(tickets: 
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        replay_to_file(tickets, tmp_path / "items.jsonl", cfg, lambda p: DEMO / p, stop_after_three, engine="ray")
+        replay_to_file(tickets, tmp_path / "items.jsonl", cfg, lambda p: DEMO / p, stop_after_three,
+                       engine=engine_for("ray"))
     assert json.loads((tmp_path / "items.jsonl.progress.json").read_text())["batches"] >= 1
     replay_to_file(tickets, tmp_path / "items.jsonl", cfg, lambda p: DEMO / p)
     assert (tmp_path / "items.jsonl").read_bytes() == (tmp_path / "whole.jsonl").read_bytes()

@@ -9,8 +9,12 @@ from pathlib import Path
 import pytest
 
 from eval.config import PrecomputedResponder, ReplayConfig
-from eval.records import AIAnswer, Item, Ticket, Usage
-from eval.replay import _answer_batch, _answered, _item_lines, replay_to_file
+from eval.engines.local import LocalEngine
+from eval.records import AIAnswer, HumanAnswer, Item, Ticket, Usage
+from eval.replay.group import answered, item_lines
+from eval.replay.request import copy_turn
+from eval.replay.stage import replay_to_file
+from eval.responders import BaseResponder
 from eval.rubrics import load_rubrics, score_item
 from eval.rubrics.items import ItemLine, read_item
 from eval.store import RecordError
@@ -29,7 +33,7 @@ TICKET = Ticket.model_validate({
 })
 
 
-class _Fixed:
+class _Fixed(BaseResponder):
     name = "fixed"
     held_out: frozenset[str] = frozenset()
 
@@ -39,18 +43,27 @@ class _Fixed:
                 for r in requests]
 
 
+def _items(ticket: Ticket) -> list[Item]:
+    """The items of a ticket built as records, to compare the item lines written without them."""
+    return [Item(item_id=f"{ticket.ticket_id}#{i}", ticket_id=ticket.ticket_id, turn_index=i,
+                 category=ticket.category, context=[copy_turn(t) for t in ticket.turns[:i]],
+                 human=HumanAnswer(text=ticket.turns[i].text, author=ticket.turns[i].author), ai=ai,
+                 metadata=ticket.metadata)
+            for _, i, ai in answered([ticket], _Fixed(), "all")]
+
+
 def test_item_lines_are_the_bytes_of_item_to_json() -> None:
-    batch = [(TICKET, 1), (TICKET, 3)]
-    want = [item.to_json() for item in _answer_batch(batch, _Fixed())]
-    assert list(_item_lines(_answered(batch, _Fixed()))) == want
+    want = [item.to_json() for item in _items(TICKET)]
+    assert len(want) == 2
+    assert list(item_lines(answered([TICKET], _Fixed(), "all"))) == want
 
 
 def test_replay_on_worker_processes_writes_the_same_bytes_as_one(tmp_path: Path) -> None:
     tickets = tmp_path / "tickets.jsonl"
     tickets.write_text("".join((DEMO / "tickets.jsonl").read_text().splitlines(keepends=True)[:300]))
     cfg = ReplayConfig(responder=PrecomputedResponder(kind="precomputed", path="ai_answers.jsonl"))
-    one = replay_to_file(tickets, tmp_path / "one.jsonl", cfg, lambda p: DEMO / p, workers=1)
-    two = replay_to_file(tickets, tmp_path / "two.jsonl", cfg, lambda p: DEMO / p, workers=2)
+    one = replay_to_file(tickets, tmp_path / "one.jsonl", cfg, lambda p: DEMO / p, engine=LocalEngine(1))
+    two = replay_to_file(tickets, tmp_path / "two.jsonl", cfg, lambda p: DEMO / p, engine=LocalEngine(2))
     assert one.items > 256  # more than one group, so the pool really ran
     assert (tmp_path / "one.jsonl").read_bytes() == (tmp_path / "two.jsonl").read_bytes()
     assert one.model_dump(exclude={"answer_seconds", "ms_per_item"}) == two.model_dump(
@@ -59,7 +72,7 @@ def test_replay_on_worker_processes_writes_the_same_bytes_as_one(tmp_path: Path)
 
 def test_a_light_item_scores_like_the_validated_one() -> None:
     book = load_rubrics(DEMO / "rubrics")
-    line = next(_answer_batch([(TICKET, 3)], _Fixed())).to_json()
+    line = _items(TICKET)[1].to_json()
     assert isinstance(read_item("items.jsonl", 1, line.encode()), Item)  # usage figures: validated path
     data = json.loads(line)
     data["ai"].pop("usage")
@@ -77,14 +90,14 @@ def test_a_light_item_scores_like_the_validated_one() -> None:
     (lambda d: d["context"][0].update(role=["agent"]), "context.0.role"),
 ])
 def test_a_bad_item_line_still_names_file_line_and_field(change, field: str) -> None:
-    data = json.loads(next(_answer_batch([(TICKET, 1)], _Fixed())).to_json())
+    data = json.loads(_items(TICKET)[0].to_json())
     change(data)
     with pytest.raises(RecordError, match=rf"items\.jsonl:7: field '{field}'"):
         read_item("items.jsonl", 7, json.dumps(data).encode())
 
 
 def test_a_coercible_item_line_is_read_as_pydantic_reads_it() -> None:
-    data = json.loads(next(_answer_batch([(TICKET, 1)], _Fixed())).to_json())
+    data = json.loads(_items(TICKET)[0].to_json())
     data["turn_index"] = "1"
     assert isinstance(read_item("items.jsonl", 1, json.dumps(data).encode()), Item)
 

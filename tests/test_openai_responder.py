@@ -13,13 +13,14 @@ from fake_openai import FakeState, serve
 
 from eval.config import OpenAIResponder, ReplayConfig
 from eval.records import Item, Ticket, Turn
+from eval.llm.client import ChatClient, retry_after_seconds
+from eval.llm.ratelimit import RateLimiter
 from eval.redact import find_pii
-from eval.replay import replay_request, replay_to_file
-from eval.replay_retry import retry_errors_to_file
+from eval.replay.request import replay_request
+from eval.replay.retry import retry_errors_to_file
+from eval.replay.stage import replay_to_file
 from eval.responders import build_responder
-from eval.responders._http import ChatClient, retry_after_seconds
 from eval.responders.openai import OPENING, OpenAIChat, build_messages
-from eval.responders.ratelimit import RateLimiter
 from eval.rubrics import score_to_file
 from eval.store import read_jsonl
 

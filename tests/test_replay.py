@@ -11,8 +11,10 @@ import pytest
 
 from eval.config import PrecomputedResponder, ReplayConfig, RetrievalResponder
 from eval.records import AIAnswer, Item, Ticket
-from eval.replay import agent_turn_indices, replay, replay_to_file
-from eval.responders import ReplayRequest
+from eval.replay.request import ReplayRequest, agent_turn_indices
+from eval.replay.stage import replay_to_file
+from eval.responders import BaseResponder
+from replaying import replay_items as replay
 
 DATA = Path(__file__).parent / "data"
 
@@ -33,7 +35,7 @@ def marker(ticket_id: str, i: int) -> str:
 
 
 @dataclass
-class Recording:
+class Recording(BaseResponder):
     """A real implementation of the protocol that keeps what it was given."""
 
     name: str = "recording"
@@ -59,7 +61,7 @@ def test_agent_turn_indices_all_and_first() -> None:
 
 
 def test_context_is_exactly_the_turns_before_each_agent_turn() -> None:
-    items = list(replay(MIXED, Recording(), "all", batch_size=2))
+    items = replay(MIXED, Recording(), "all", batch_size=2)
     by_id = {t.ticket_id: t for t in MIXED}
     assert [i.item_id for i in items] == ["T1#1", "T1#5", "T2#3", "T3#0", "T3#2"]
     for item in items:
@@ -74,13 +76,13 @@ def test_context_is_exactly_the_turns_before_each_agent_turn() -> None:
 
 
 def test_first_replays_one_turn_per_ticket() -> None:
-    items = list(replay(MIXED, Recording(), "first"))
+    items = replay(MIXED, Recording(), "first")
     assert [i.item_id for i in items] == ["T1#1", "T2#3", "T3#0"]
 
 
 def test_no_later_text_or_metadata_reaches_the_responder() -> None:
     recorder = Recording()
-    items = list(replay(MIXED, recorder, "all", batch_size=4))
+    items = replay(MIXED, recorder, "all", batch_size=4)
     requests = [r for batch in recorder.batches for r in batch]
     assert [r.item_id for r in requests] == [i.item_id for i in items]
     by_id = {t.ticket_id: t for t in MIXED}
@@ -103,20 +105,20 @@ def test_requests_hold_copies_so_a_responder_cannot_alter_items() -> None:
                     turn.text = "overwritten"
             return super().answer(requests)
 
-    items = list(replay([ticket("T1", "cacac")], Vandal()))
+    items = replay([ticket("T1", "cacac")], Vandal())
     assert all(t.text != "overwritten" for i in items for t in i.context)
 
 
-def test_batches_keep_order_and_size() -> None:
+def test_batches_are_whole_tickets_in_order_with_at_least_batch_size_requests() -> None:
     recorder = Recording()
     tickets = [ticket(f"T{n}", "cacaca") for n in range(3)]
-    items = list(replay(tickets, recorder, "all", batch_size=4))
-    assert [len(b) for b in recorder.batches] == [4, 4, 1]
+    items = replay(tickets, recorder, "all", batch_size=4)
+    assert [len(b) for b in recorder.batches] == [6, 3]
     assert [i.item_id for i in items] == [f"T{n}#{k}" for n in range(3) for k in (1, 3, 5)]
 
 
 def test_held_out_tickets_are_not_replayed() -> None:
-    items = list(replay(MIXED, Recording(held_out=frozenset({"T1", "T3"}))))
+    items = replay(MIXED, Recording(held_out=frozenset({"T1", "T3"})))
     assert {i.ticket_id for i in items} == {"T2"}
 
 
@@ -127,7 +129,7 @@ def test_a_responder_breaking_its_contract_stops_the_replay(bad: list[AIAnswer])
             return bad
 
     with pytest.raises(ValueError, match="responder 'recording' returned"):
-        list(replay([ticket("T1", "ca")], Broken()))
+        replay([ticket("T1", "ca")], Broken())
 
 
 def test_error_answers_are_kept_as_errors() -> None:
@@ -141,7 +143,7 @@ def test_error_answers_are_kept_as_errors() -> None:
 
 def test_batch_size_must_be_positive() -> None:
     with pytest.raises(ValueError, match="batch_size"):
-        list(replay(MIXED, Recording(), batch_size=0))
+        replay(MIXED, Recording(), batch_size=0)
 
 
 def read_items(path: Path) -> list[Item]:

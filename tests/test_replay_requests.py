@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from eval.records import AIAnswer, Item, Ticket
-from eval.replay import replay_group, replay_request
-from eval.responders import ReplayRequest
+from eval.replay.group import Replayer
+from eval.replay.request import ReplayRequest, replay_request
+from eval.replay.shards import TicketShard
+from eval.responders import BaseResponder
 
 
 def tagged_ticket(ticket_id: str) -> Ticket:
@@ -20,7 +22,12 @@ def tagged_ticket(ticket_id: str) -> Ticket:
     })
 
 
-class Honest:
+def replay_group(tickets: list[Ticket], responder: BaseResponder):
+    lines = tuple((n, t.model_dump_json().encode()) for n, t in enumerate(tickets, 1))
+    return Replayer(responder, "all").replay(TicketShard("t.jsonl", lines, 4, {"offset": 0, "line": 0}))[0]
+
+
+class Honest(BaseResponder):
     name = "honest"
     held_out: frozenset[str] = frozenset()
 
@@ -47,11 +54,11 @@ class Vandal(Honest):
 def test_a_mutating_responder_changes_neither_the_ticket_nor_the_items_written() -> None:
     tickets = [tagged_ticket("T1"), tagged_ticket("T2")]
     before = [t.model_dump_json() for t in tickets]
-    honest = replay_group([tagged_ticket("T1"), tagged_ticket("T2")], {"offset": 0, "line": 0}, Honest(), "all", 3)
-    vandalised = replay_group(tickets, {"offset": 0, "line": 0}, Vandal(), "all", 3)
+    honest = replay_group([tagged_ticket("T1"), tagged_ticket("T2")], Honest())
+    vandalised = replay_group(tickets, Vandal())
     assert [t.model_dump_json() for t in tickets] == before
     assert vandalised.text == honest.text and vandalised.items == 4
-    assert "vandal" not in vandalised.text and "overwritten" not in vandalised.text
+    assert b"vandal" not in vandalised.text and b"overwritten" not in vandalised.text
 
 
 def test_context_holds_copies_of_exactly_the_earlier_turns() -> None:

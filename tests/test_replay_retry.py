@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from eval.config import PrecomputedResponder, ReplayConfig
+from eval.engines.local import LocalEngine
 from eval.records import AIAnswer, Ticket
-from eval.replay import _Tally, replay_to_file
-from eval.replay_retry import _rewrite, retry_errors_to_file
+from eval.replay.retry import _rewrite, retry_errors_to_file
+from eval.replay.stage import replay_to_file
+from eval.replay.tally import Tally
 from eval.store import RecordError
 
 VOLATILE = {"answer_seconds", "ms_per_item", "retried"}
@@ -54,7 +56,7 @@ def replayed_with_gaps(tmp_path: Path, n: int, missing: set[str]) -> tuple[Path,
     every = {f"T{k:05d}#{t}" for k in range(n) for t in (1, 3)}
     partial = write_answers(tmp_path / "partial.jsonl", n, every - missing)
     items = tmp_path / "items.jsonl"
-    summary = replay_to_file(tickets, items, config(partial), Path, workers=1)
+    summary = replay_to_file(tickets, items, config(partial), Path, engine=LocalEngine(1))
     assert summary.errors == len(missing)
     return items, tickets, config(write_answers(tmp_path / "all.jsonl", n))
 
@@ -64,7 +66,7 @@ def test_retry_gives_the_bytes_and_counts_of_a_full_replay_over_several_batches(
     missing = {f"T{k:05d}#{t}" for k in range(n) for t in (1, 3) if (k + t) % 4}  # 300: two batches
     items, tickets, full = replayed_with_gaps(tmp_path, n, missing)
     summary = retry_errors_to_file(items, full, Path, tickets)
-    want = replay_to_file(tickets, tmp_path / "want.jsonl", full, Path, workers=1)
+    want = replay_to_file(tickets, tmp_path / "want.jsonl", full, Path, engine=LocalEngine(1))
     assert items.read_bytes() == (tmp_path / "want.jsonl").read_bytes()
     assert summary.retried == 300 and summary.errors == 0 and summary.items == 400
     assert summary.model_dump(exclude=VOLATILE) == want.model_dump(exclude=VOLATILE)
@@ -133,6 +135,6 @@ def test_a_responder_crash_mid_copy_keeps_the_file_and_leaves_no_partial(tmp_pat
     items, _, _ = replayed_with_gaps(tmp_path, 300, {"T00000#1", "T00299#3"})
     before = items.read_bytes()
     with pytest.raises(RuntimeError, match="crashed"):
-        _rewrite(items, [1, 600], responder := CrashesSecond(), 1, _Tally())
+        _rewrite(items, [1, 600], responder := CrashesSecond(), 1, Tally())
     assert responder.calls == 2 and items.read_bytes() == before
     assert not (tmp_path / "items.jsonl.partial").exists()

@@ -9,7 +9,7 @@ import pytest
 
 from eval.config import PrecomputedResponder, RetrievalResponder
 from eval.records import Ticket, Turn
-from eval.replay import agent_turn_indices, replay, replay_request
+from eval.replay.request import agent_turn_indices, replay_request
 from eval.responders import build_responder
 from eval.responders.precomputed import MISSING, Precomputed
 from eval.responders.retrieval import (
@@ -17,6 +17,7 @@ from eval.responders.retrieval import (
     order_id_in, strip_signature, substitute_name, substitute_order_id,
 )
 from eval.store import RecordError, read_jsonl
+from replaying import replay_items
 
 DATA = Path(__file__).parent / "data"
 TICKETS = list(read_jsonl(DATA / "tickets.jsonl", Ticket))
@@ -180,7 +181,7 @@ def test_replayed_ticket_text_is_nowhere_in_the_index_or_the_answers(tmp_path: P
     for n in range(4, 10):
         for token in (f"zqc{n}a", f"zqa{n}b", f"zqc{n}c", f"zqa{n}d"):
             assert token not in vocabulary and token not in stored
-    for item in replay(tickets, responder, "all", batch_size=3):
+    for item in replay_items(tickets, responder, "all", batch_size=3):
         n = item.ticket_id[1:]
         assert f"zqa{n}" not in item.ai.text and f"zqc{n}" not in item.ai.text
 
@@ -191,13 +192,13 @@ def test_build_responder_reads_the_config() -> None:
     assert isinstance(responder, Retrieval) and len(responder.held_out) == 3
     pre = build_responder(PrecomputedResponder(kind="precomputed", path="ai_answers.jsonl"),
                           DATA / "tickets.jsonl", lambda p: DATA / p)
-    assert isinstance(pre, Precomputed) and pre.held_out == frozenset() and pre.orphans == 0
+    assert isinstance(pre, Precomputed) and pre.held_out == frozenset() and pre.unused(pre.count()) == 0
 
 
 # --- precomputed ---------------------------------------------------------------------------
 
 def test_precomputed_joins_on_ticket_and_turn() -> None:
-    responder = Precomputed.from_files(DATA / "ai_answers.jsonl", DATA / "tickets.jsonl")
+    responder = Precomputed.from_file(DATA / "ai_answers.jsonl")
     logged = {(r["ticket_id"], r["turn_index"]): r
               for r in map(json.loads, (DATA / "ai_answers.jsonl").read_text().splitlines())}
     requests = requests_for(TICKETS)
@@ -217,13 +218,14 @@ def test_precomputed_counts_orphans_and_never_uses_them(tmp_path: Path) -> None:
             {"ticket_id": "T0003", "turn_index": 1, "text": "answers a note"},
             {"ticket_id": "T9999", "turn_index": 1, "text": "unknown ticket"},
             {"ticket_id": "T0002", "turn_index": 3, "text": "   "}]
-    responder = Precomputed.from_files(write_jsonl(tmp_path / "a.jsonl", rows), DATA / "tickets.jsonl")
-    assert responder.orphans == 3
-    fake = Ticket(ticket_id="T0003", category="c", turns=[customer("x"), Turn(role="agent", text="y")])
-    answers = responder.answer(requests_for(TICKETS[:2]) + [replay_request(fake, 1)])
-    assert [a.text for a in answers] == ["ok", None, None, None]
-    assert [a.error for a in answers][1:] == [
-        MISSING, "blank: the precomputed answer has no text", MISSING]
+    responder = Precomputed.from_file(write_jsonl(tmp_path / "a.jsonl", rows))
+    group = responder.for_tickets(sorted({t.ticket_id for t in TICKETS} | {"T9999"}))
+    assert responder.unused(group.joined(TICKETS)) == 3
+    # Replay asks only for agent turns, so an orphan is never asked for.
+    answers = responder.answer(requests_for(TICKETS))
+    assert not {a.text for a in answers} & {"answers a customer turn", "answers a note", "unknown ticket"}
+    assert [a.text for a in answers[:3]] == ["ok", None, None]
+    assert [a.error for a in answers[1:3]] == [MISSING, "blank: the precomputed answer has no text"]
 
 
 @pytest.mark.parametrize(("line", "field"), [
@@ -237,7 +239,7 @@ def test_a_bad_precomputed_line_names_file_line_and_field(tmp_path: Path, line: 
     path = tmp_path / "answers.jsonl"
     path.write_text('{"ticket_id": "T0001", "turn_index": 1, "text": "x"}\n\n' + line + "\n")
     with pytest.raises(RecordError) as err:
-        Precomputed.from_files(path, DATA / "tickets.jsonl")
+        Precomputed.from_file(path)
     assert str(err.value).startswith(f"{path}:3: field '{field}'")
 
 

@@ -72,9 +72,10 @@ def _artifacts(run: Path) -> dict[str, bytes]:
 
 
 def _stage_done(run: Path, stage: str) -> bool:
-    from eval.store import completed_stage
+    from eval.run.folder import RunFolder
+    from eval.run.stages import finished
 
-    return completed_stage(run, stage) is not None
+    return finished(RunFolder(run), stage) is not None
 
 
 def _kill_inside(config: Path, out: Path, stage: str, delay_s: float) -> None:

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from eval.config import PrecomputedResponder, ReplayConfig
-from eval.engines.local import ordered_map
+from eval.engines.local import LocalEngine, ordered_map
 from eval.ingest import ingest_to_dir
 from eval.records import Item
-from eval.replay import replay_to_file
+from eval.replay.stage import replay_to_file
 from eval.rubrics import score_to_file
+from eval.run.manifest import changed_inputs
 from eval.store import (
     BATCH_ROWS_ENV,
     Checkpoint,
@@ -22,7 +23,6 @@ from eval.store import (
     WriteError,
     atomic_writer,
     batch_rows,
-    changed_inputs,
     parse_line,
     read_lines,
 )
@@ -178,7 +178,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         mp.setenv(BATCH_ROWS_ENV, "64")
         ingest_to_dir([str(tickets)], run)
         replay = replay_to_file(run / "tickets.jsonl", run / "items.jsonl", _replay_cfg(), lambda p: DEMO / p)
-        score = score_to_file(run / "items.jsonl", run / "scores.jsonl", DEMO / "rubrics", workers=1)
+        score = score_to_file(run / "items.jsonl", run / "scores.jsonl", DEMO / "rubrics", engine=LocalEngine(1))
     (run / "summaries.json").write_text(json.dumps({"replay": _untimed(replay), "score": score.model_dump()}))
     return run
 
@@ -207,9 +207,9 @@ def test_interrupted_stages_resume_to_the_same_bytes(demo_run: Path, tmp_path: P
     assert _untimed(summary) == want["replay"]
 
     with pytest.raises(_Stop):
-        score_to_file(run / "items.jsonl", run / "scores.jsonl", DEMO / "rubrics", _stopping_after(2), workers=1)
+        score_to_file(run / "items.jsonl", run / "scores.jsonl", DEMO / "rubrics", _stopping_after(2), engine=LocalEngine(1))
     assert json.loads((run / "scores.jsonl.progress.json").read_text())["batches"] == 2  # advance follows commit
-    resumed = score_to_file(run / "items.jsonl", run / "scores.jsonl", DEMO / "rubrics", workers=2)
+    resumed = score_to_file(run / "items.jsonl", run / "scores.jsonl", DEMO / "rubrics", engine=LocalEngine(2))
     assert (run / "scores.jsonl").read_bytes() == (demo_run / "scores.jsonl").read_bytes()
     assert resumed.model_dump() == want["score"]
 
@@ -217,7 +217,7 @@ def test_interrupted_stages_resume_to_the_same_bytes(demo_run: Path, tmp_path: P
 def test_scores_do_not_depend_on_batch_size_or_workers(demo_run: Path, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(BATCH_ROWS_ENV, "1000")
-    summary = score_to_file(demo_run / "items.jsonl", tmp_path / "s.jsonl", DEMO / "rubrics", workers=2)
+    summary = score_to_file(demo_run / "items.jsonl", tmp_path / "s.jsonl", DEMO / "rubrics", engine=LocalEngine(2))
     assert (tmp_path / "s.jsonl").read_bytes() == (demo_run / "scores.jsonl").read_bytes()
     lines = (tmp_path / "s.jsonl").read_text().splitlines()
     assert summary.scores == len(lines) == 2 * summary.items

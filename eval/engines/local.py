@@ -1,4 +1,4 @@
-"""Ordered parallel map over batches on this machine's cores.
+"""The local engine: ordered parallel map over shards on this machine's threads or processes.
 
 Written here rather than with ``multiprocessing.Pool.imap`` or ``Executor.map``: both take the
 whole input up front (``imap``'s feeder thread drains the iterator), which would hold every
@@ -14,7 +14,10 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from itertools import chain
+from functools import partial
 from typing import Any, TypeVar
+
+from eval.engines.base import EngineName, Job
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -73,3 +76,31 @@ def _in_order(pool: Executor, fn: Callable[[T], R], it: Iterator[T], limit: int)
         inflight.append(pool.submit(fn, batch))
     while inflight:
         yield inflight.popleft().result()
+
+
+class LocalEngine:
+    """Threads for jobs that wait, processes for the others, this process for state that
+    cannot travel."""
+
+    name: EngineName = "local"
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = available_cpus() if workers is None else workers
+
+    def map(self, job: Job[T, R], shards: Iterable[T]) -> Iterator[R]:
+        if job.threads or job.setup is None:
+            return ordered_threads(partial(job.run, job.local_state()), shards, max(job.threads, 1))
+        return ordered_map(partial(_run_in_worker, job.run), shards, self.workers, _start_worker,
+                           (job.setup, job.args))
+
+
+_STATE: list[Any] = [None]
+"""The state of a pool process, built once by ``_start_worker`` (it lives as long as the process)."""
+
+
+def _start_worker(setup: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    _STATE[0] = setup(*args)
+
+
+def _run_in_worker(run: Callable[[Any, T], R], shard: T) -> R:
+    return run(_STATE[0], shard)

@@ -19,7 +19,9 @@ from eval.ingest.quarantine import REASONS, IngestError, Problem
 from eval.ingest.sources import BATCH, SourceRow, is_jsonl_file, read_rows
 from eval.ingest.validate import KeptIds, check_record
 from eval.records import Quarantined, Ticket
-from eval.store import ARTIFACTS, Checkpoint, batch_rows, file_stat, update_manifest
+from eval.run.folder import RunFolder
+from eval.run.manifest import update_manifest
+from eval.store import Checkpoint, batch_rows, file_stat
 
 Advance = Callable[[int], None]
 
@@ -129,7 +131,8 @@ def ingest_to_dir(
            "max_text_chars": max_text_chars}
     tally: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
-    with Checkpoint([out_dir / ARTIFACTS["tickets"], out_dir / ARTIFACTS["quarantine"]], key) as out:
+    folder = RunFolder(out_dir)
+    with Checkpoint([folder.tickets, folder.quarantine], key) as out:
         resumed = out.open()
         done = resumed["position"]["records"] if resumed else 0
         judged = _judged(paths, mapping, max_text_chars, advance, tally, workers or available_cpus())

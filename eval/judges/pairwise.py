@@ -20,7 +20,7 @@ from eval.judges.rubric import transcript
 from eval.judges.runner import JudgeRunner
 from eval.judges.verdict import PairVerdict, parse_pair
 from eval.records import Item
-from eval.responders._http import ChatResult, Messages
+from eval.llm.client import ChatResult, Messages
 from eval.store import atomic_writer, read_jsonl
 
 Pick = Literal["ai", "human", "tie"]

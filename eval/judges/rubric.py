@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from eval.judges.runner import JudgeRunner
 from eval.judges.verdict import parse_score
 from eval.redact import redact
-from eval.responders._http import Messages
+from eval.llm.client import Messages
 from eval.rubrics.criteria import Judged, JudgeRequest
 from eval.rubrics.score import Judge
 

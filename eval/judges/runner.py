@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from eval.config import JudgeConfig
-from eval.responders._http import ChatClient, ChatResult, Check, LoopThread, Messages
+from eval.llm.client import ChatClient, ChatResult, Check, LoopThread, Messages
 
 
 class JudgeRunner:

@@ -33,7 +33,8 @@ from eval.ratings.sampling import (  # noqa: F401  (re-exported: callers import 
     zero_failure_n,
 )
 from eval.records import BlindKey, Item, Side, UnblindedRating
-from eval.store import atomic_writer, load_manifest, read_jsonl, update_manifest, write_json, write_jsonl
+from eval.run.manifest import config_of_run, load_manifest, update_manifest
+from eval.store import atomic_writer, read_jsonl, write_json, write_jsonl
 
 RATING_COLUMNS = ("score_x", "score_y", "preference", "acceptable_x", "acceptable_y",
                   "critical_x", "critical_y", "comment", "seconds")
@@ -226,8 +227,6 @@ def packets_table(summary: PacketSummary) -> Table:
 
 def policy_of_run(run_dir: Path) -> tuple[Policy, int]:
     """The decision policy and seed of the run's config (the default policy and seed 0 without one)."""
-    from eval.pipeline import config_of_run
-
     if not load_manifest(run_dir).get("config_path"):
         return load_policy(None), 0
     cfg = config_of_run(run_dir)
@@ -237,8 +236,6 @@ def policy_of_run(run_dir: Path) -> tuple[Policy, int]:
 
 def guidelines_of_run(run_dir: Path) -> Guidelines:
     """The rating guidelines of the run's config (``ratings.guidelines``), else the shipped default."""
-    from eval.pipeline import config_of_run
-
     if not load_manifest(run_dir).get("config_path"):
         return load_guidelines()
     cfg = config_of_run(run_dir)

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from eval.decide import Policy
+from eval.policy import Policy
 from eval.errors import UsageError
 
 GOLD_MIN_SCORE = 0.6

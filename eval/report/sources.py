@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from eval.decide import read_scores
 from eval.ratings.importer import read_ratings
 from eval.records import Decisions, Item
-from eval.store import RecordError, load_manifest, read_jsonl
+from eval.run.manifest import load_manifest
+from eval.store import RecordError, read_jsonl
 
 
 class _TicketRef(BaseModel):

@@ -24,8 +24,9 @@ from pydantic import BaseModel
 from eval.config import OpenAIResponder
 from eval.records import AIAnswer, Ticket, Turn
 from eval.redact import redact
-from eval.responders import ReplayRequest
-from eval.responders._http import ChatClient, ChatResult, LoopThread, Messages, cost_of, estimate_tokens
+from eval.replay.request import ReplayRequest
+from eval.responders.base import BaseResponder
+from eval.llm.client import ChatClient, ChatResult, LoopThread, Messages, cost_of, estimate_tokens
 
 NAME = "openai"
 Which = Literal["all", "first"]
@@ -63,7 +64,7 @@ def to_answer(result: ChatResult, model: str) -> AIAnswer:
     return AIAnswer(text=result.text, responder=NAME, model=model, latency_ms=result.latency_ms, usage=result.usage)
 
 
-class OpenAIChat:
+class OpenAIChat(BaseResponder):
     """A responder over one endpoint; ``answer`` is synchronous, the calls inside it concurrent.
 
     One event loop (``LoopThread``) lives as long as the responder so connections are reused
@@ -134,7 +135,7 @@ def dry_run(cfg: OpenAIResponder, tickets: Iterable[Ticket], which: Which, resol
     Tokens are estimated at about 4 characters each (``estimate_tokens``); the request count and
     the cache hits are exact.
     """
-    from eval.replay import agent_turn_indices, replay_request
+    from eval.replay.request import agent_turn_indices, replay_request
 
     responder = OpenAIChat.from_config(cfg, resolve)
     requests = cached = prompt = expected = 0

@@ -1,7 +1,9 @@
 """Answers logged by another system (shadow mode), joined on ``ticket_id`` + ``turn_index``.
 
 Nothing is invented: a turn without a logged answer gets an error answer (``MISSING``), and
-logged answers that match no agent turn of a known ticket are counted as orphans, not used.
+logged answers that match no agent turn of a known ticket are counted as orphans, not used:
+each group of tickets counts the answers it joined (``joined``), so no second pass over the
+tickets is needed.
 
 The join goes through an on-disk SQLite index (stdlib) of where each answer's line starts, so
 memory stays flat however many answers there are: a dict of millions of answer texts would not,
@@ -17,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from pydantic_core import from_json
 
-from eval.records import AIAnswer, PrecomputedAnswer
-from eval.responders import ReplayRequest
+from eval.records import AIAnswer, PrecomputedAnswer, Ticket
+from eval.replay.request import ReplayRequest
+from eval.responders.base import BaseResponder, Responder
 from eval.store import RecordError, parse_line, read_lines, scratch_db
 
 NAME = "precomputed"
@@ -34,7 +36,6 @@ _MAX_VARS = 500
 _SCHEMA = """
 CREATE TABLE answers (ticket_id TEXT, turn_index INTEGER, offset INTEGER, line INTEGER,
                       PRIMARY KEY (ticket_id, turn_index)) WITHOUT ROWID;
-CREATE TABLE agent (ticket_id TEXT, turn_index INTEGER, PRIMARY KEY (ticket_id, turn_index)) WITHOUT ROWID;
 """
 
 
@@ -74,19 +75,9 @@ def _insert_chunk(db: sqlite3.Connection, path: Path, chunk: list[tuple[str, int
             ) from exc
 
 
-def _agent_turns(tickets_path: Path) -> Iterator[Key]:
-    """Agent turns of every ticket. Plain JSON: tickets.jsonl was validated by ingest, and this
-    pass only needs ids and roles."""
-    for _, _, line in read_lines(tickets_path):
-        ticket = from_json(line)
-        for i, turn in enumerate(ticket["turns"]):
-            if turn["role"] == "agent":
-                yield ticket["ticket_id"], i
-
-
 def index_answers(answers_path: Path) -> sqlite3.Connection:
     """Where each answer's line starts, by (ticket_id, turn_index); needs no tickets, so a run
-    builds it while ingest is still running (``eval.one_pass.early_index``)."""
+    builds it while ingest is still running."""
     db = scratch_db(_SCHEMA)
     try:
         _insert_answers(db, Path(answers_path))
@@ -96,24 +87,12 @@ def index_answers(answers_path: Path) -> sqlite3.Connection:
     return db
 
 
-def drop_orphans(db: sqlite3.Connection, tickets_path: Path) -> int:
-    """Remove answers whose ticket is unknown or whose turn is not an agent turn; count them."""
-    with db:
-        db.executemany("INSERT OR IGNORE INTO agent VALUES (?, ?)", _agent_turns(tickets_path))
-        before = db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
-        db.execute("DELETE FROM answers WHERE NOT EXISTS (SELECT 1 FROM agent g "
-                   "WHERE g.ticket_id = answers.ticket_id AND g.turn_index = answers.turn_index)")
-        db.execute("DELETE FROM agent")
-        after = db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
-    return before - after
-
-
 Shipped = tuple[tuple[str, int, int, bytes], ...]
 """Answer lines looked up for some tickets: (ticket_id, turn_index, line number, raw line)."""
 
 
 @dataclass(frozen=True)
-class LoggedAnswers:
+class LoggedAnswers(BaseResponder):
     """The answers of a group of tickets, already read from the answers file: what a pool worker
     gets with each group, so only the main process needs the index."""
 
@@ -126,6 +105,11 @@ class LoggedAnswers:
         where = {(t, i): (n, line) for t, i, n, line in self.lines}
         return [self._one(where.get((r.ticket_id, r.turn_index))) for r in requests]
 
+    def joined(self, tickets: Sequence[Ticket]) -> int:
+        """How many of these answers belong to an agent turn of ``tickets``."""
+        agent = {(t.ticket_id, i) for t in tickets for i, turn in enumerate(t.turns) if turn.role == "agent"}
+        return sum((t, i) in agent for t, i, _, _ in self.lines)
+
     def _one(self, found: tuple[int, bytes] | None) -> AIAnswer:
         if found is None:
             return AIAnswer(text=None, responder=NAME, error=MISSING)
@@ -136,33 +120,31 @@ class LoggedAnswers:
 
 
 @dataclass
-class Precomputed:
+class Precomputed(BaseResponder):
+    """Answers from the index; worker processes get each group's answers (``for_tickets``), so
+    only this process holds the index."""
+
     answers_path: Path
     db: sqlite3.Connection
-    orphans: int = 0
     name: str = NAME
     held_out: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
-    def from_files(cls, answers_path: Path, tickets_path: Path) -> Precomputed:
-        return cls.from_index(index_answers(answers_path), answers_path, tickets_path)
-
-    @classmethod
-    def from_index(cls, db: sqlite3.Connection, answers_path: Path, tickets_path: Path) -> Precomputed:
-        """Join an ``index_answers`` index (which this takes over) to the tickets."""
-        try:
-            orphans = drop_orphans(db, Path(tickets_path))
-        except BaseException:
-            db.close()
-            raise
-        return cls(Path(answers_path), db, orphans)
+    def from_file(cls, answers_path: Path) -> Precomputed:
+        return cls(Path(answers_path), index_answers(answers_path))
 
     def count(self) -> int:
-        """Answers in the index (all of them, unless ``drop_orphans`` ran)."""
+        """Answers in the index."""
         return self.db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+
+    def unused(self, joined: int) -> int:
+        return self.count() - joined
 
     def answer(self, requests: Sequence[ReplayRequest]) -> list[AIAnswer]:
         return self.logged(sorted({r.ticket_id for r in requests})).answer(requests)
+
+    def for_tickets(self, ticket_ids: Sequence[str]) -> Responder:
+        return self.logged(ticket_ids)
 
     def logged(self, ticket_ids: Sequence[str]) -> LoggedAnswers:
         """Every answer of these tickets, read in file order."""

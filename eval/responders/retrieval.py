@@ -26,7 +26,8 @@ from eval.records import AIAnswer, Ticket, Turn
 from eval.redact import CLOSING as _CLOSING
 from eval.redact import CUSTOMER_NAME_PATTERNS, NOT_NAMES, PiiSpan, redact
 from eval.redact import NAME as _NAME
-from eval.responders import ReplayRequest
+from eval.replay.request import ReplayRequest
+from eval.responders.base import BaseResponder
 from eval.store import read_jsonl
 
 NAME = "retrieval"
@@ -237,7 +238,7 @@ def best_matches(similarity: sparse.csr_matrix) -> list[int | None]:
 
 
 @dataclass
-class Retrieval:
+class Retrieval(BaseResponder):
     vectorizer: TfidfVectorizer | None
     matrix: sparse.csr_matrix | None
     replies: list[HistoryReply]

@@ -1,8 +1,8 @@
 """Reading items.jsonl lines for scoring: plain JSON with a pydantic fallback.
 
-Validating every line as an ``Item`` model was a third of the scoring time, mostly spent
-building the context turns again. A line whose fields all have exactly the types ``Item``
-declares is read with pydantic's JSON parser (twice as fast as ``json.loads``) into the few
+Validating every line as an ``Item`` model would spend much of the scoring time building the
+context turns again. A line whose fields all have exactly the types ``Item`` declares is read
+with pydantic's JSON parser (faster than ``json.loads``) into the few
 plain fields the criteria use; any other line (wrong or missing field, coercible value, usage
 figures) goes through ``Item`` itself, which either accepts it or raises the usual error naming
 the file, line and field.
@@ -10,9 +10,10 @@ the file, line and field.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic_core import from_json
 
@@ -48,6 +49,50 @@ class ItemLine:
     human: AnswerView
     ai: AnswerView
     metadata: dict[str, Any]
+
+
+class _Said(Protocol):
+    @property
+    def text(self) -> str | None: ...
+
+
+class _Answered(Protocol):
+    @property
+    def text(self) -> str | None: ...
+
+    @property
+    def error(self) -> str | None: ...
+
+
+class _Turn(Protocol):
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
+
+
+class Scorable(Protocol):
+    """The one shape scoring takes: the fields of an item it reads. An ``Item`` has them, and so
+    has an ``ItemLine`` (read from a line, or built from turns replay just answered)."""
+
+    @property
+    def item_id(self) -> str: ...
+
+    @property
+    def category(self) -> str: ...
+
+    @property
+    def context(self) -> Sequence[_Turn]: ...
+
+    @property
+    def human(self) -> _Said: ...
+
+    @property
+    def ai(self) -> _Answered: ...
+
+    @property
+    def metadata(self) -> Mapping[str, Any]: ...
 
 
 def _str(value: Any, optional: bool = False) -> Any:

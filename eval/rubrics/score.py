@@ -8,16 +8,13 @@ exist (``ai.error``) is recorded with ``score=None`` and the error, never as a z
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic_core import to_json
 
-from eval.engines import Engine
-from eval.engines.local import available_cpus, ordered_map
 from eval.records import AIAnswer, CriterionResult, Item, Score, Side, Ticket, item_id
 from eval.rubrics.criteria import (
     Answer,
@@ -27,9 +24,9 @@ from eval.rubrics.criteria import (
     JudgeRequest,
     evaluate,
 )
-from eval.rubrics.items import AnswerView, ItemLine, read_item
-from eval.rubrics.spec import Rubric, RubricBook, RubricError, load_rubrics
-from eval.store import Checkpoint, batch_rows, file_stat, parse_line, read_lines
+from eval.rubrics.items import AnswerView, ItemLine, Scorable, read_item
+from eval.rubrics.spec import Rubric, RubricBook
+from eval.store import parse_line
 
 NO_CRITERIA = "no applicable criteria"
 NO_AI_TEXT = "AI answer has no text"
@@ -60,8 +57,9 @@ def _result_json(r: Result) -> dict[str, Any]:
 class AnswerScore:
     """One answer's rubric result, before it is tied to an item and side.
 
-    Results are plain tuples: a pydantic object per criterion was a sixth of the scoring time, and
-    score lines are written straight from the tuples (``to_json``) with pydantic's own serialiser.
+    Results are plain tuples: a pydantic object per criterion would cost a large share of the
+    scoring time, and score lines are written straight from the tuples (``to_json``) with
+    pydantic's own serialiser.
     """
 
     rubric: str
@@ -116,16 +114,16 @@ def _score(rubric: Rubric, answer: Answer, item: ItemView) -> AnswerScore:
     return AnswerScore(rubric.ref, tuple(results), 0.0 if critical_fail else weighted / weights, critical_fail)
 
 
-def score_answer(rubric: Rubric, text: str, item: Item) -> AnswerScore:
+def score_answer(rubric: Rubric, text: str, item: Scorable) -> AnswerScore:
     """Score one answer text against ``rubric`` in the setting of ``item`` (its metadata and context)."""
     return _score(rubric, Answer.of(text), ItemView(item.metadata, tuple(item.context)))
 
 
-def _ai_error(item: Item) -> str | None:
+def _ai_error(item: Scorable) -> str | None:
     return item.ai.error if item.ai.error is not None else (NO_AI_TEXT if item.ai.text is None else None)
 
 
-def _answer_scores(book: RubricBook, item: Item, verdicts: Verdicts | None) -> tuple[AnswerScore, AnswerScore]:
+def _answer_scores(book: RubricBook, item: Scorable, verdicts: Verdicts | None) -> tuple[AnswerScore, AnswerScore]:
     rubric = book.for_category(item.category)
     view = ItemView(item.metadata, tuple(item.context))
     judged = verdicts or {}
@@ -136,14 +134,14 @@ def _answer_scores(book: RubricBook, item: Item, verdicts: Verdicts | None) -> t
     return human, _score(rubric, Answer.of(item.ai.text or "", judged.get((item.item_id, "ai"))), view)
 
 
-def score_item(book: RubricBook, item: Item, verdicts: Verdicts | None = None) -> tuple[Score, Score]:
+def score_item(book: RubricBook, item: Scorable, verdicts: Verdicts | None = None) -> tuple[Score, Score]:
     """(human, ai) scores of one item with its category's rubric; ``verdicts`` holds the judge's
     verdicts for the rubric's ``llm_judge`` criteria (see ``judge_requests``)."""
     human, ai = _answer_scores(book, item, verdicts)
     return human.to_record(item.item_id, "human"), ai.to_record(item.item_id, "ai")
 
 
-def judge_requests(book: RubricBook, item: Item) -> list[JudgeRequest]:
+def judge_requests(book: RubricBook, item: Scorable) -> list[JudgeRequest]:
     """What the judge must rate before ``score_item``: each applicable ``llm_judge`` criterion of
     each answer that exists (a criterion whose ``when`` does not hold is not sent)."""
     rubric = book.for_category(item.category)
@@ -159,8 +157,8 @@ def judge_requests(book: RubricBook, item: Item) -> list[JudgeRequest]:
     ]
 
 
-def _chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
-    chunk: list[Item] = []
+def _chunks(items: Iterable[Scorable], size: int) -> Iterator[list[Scorable]]:
+    chunk: list[Scorable] = []
     for item in items:
         chunk.append(item)
         if len(chunk) == size:
@@ -170,7 +168,7 @@ def _chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
         yield chunk
 
 
-def _judge_chunk(book: RubricBook, chunk: list[Item], judge: Judge | None) -> dict[tuple[str, str], dict[str, Judged]]:
+def _judge_chunk(book: RubricBook, chunk: list[Scorable], judge: Judge | None) -> dict[tuple[str, str], dict[str, Judged]]:
     requests = [r for item in chunk for r in judge_requests(book, item)]
     verdicts: dict[tuple[str, str], dict[str, Judged]] = {}
     if not requests or judge is None:
@@ -211,7 +209,9 @@ class ScoreSummary(BaseModel):
 
 
 @dataclass
-class _Tally:
+class CategoryTally:
+    """Counts of one category's scored answers, merged across batches."""
+
     items: int = 0
     scored: dict[str, int] = field(default_factory=lambda: {"human": 0, "ai": 0})
     sums: dict[str, float] = field(default_factory=lambda: {"human": 0.0, "ai": 0.0})
@@ -234,7 +234,7 @@ class _Tally:
             else:
                 self.ai_errors += 1
 
-    def merge(self, other: _Tally) -> None:
+    def merge(self, other: CategoryTally) -> None:
         self.items += other.items
         for side in ("human", "ai"):
             self.scored[side] += other.scored[side]
@@ -276,20 +276,19 @@ class ScoredBatch:
     lines: int
     items: int
     position: dict[str, int]
-    tallies: dict[str, _Tally]
+    tallies: dict[str, CategoryTally]
     rubrics: dict[str, str]
 
+    @property
+    def rows(self) -> int:
+        return self.items
 
-def line_batches(path: Path, position: dict[str, int], size: int) -> Iterator[LineBatch]:
-    """Batches of ``size`` item lines from ``position`` (byte offset and line number)."""
-    lines: list[tuple[int, bytes]] = []
-    for lineno, offset, line in read_lines(path, position["offset"], position["line"]):
-        lines.append((lineno, line))
-        if len(lines) == size:
-            yield LineBatch(str(path), lines[0][0], tuple(lines), {"offset": offset, "line": lineno})
-            lines = []
-    if lines:
-        yield LineBatch(str(path), lines[0][0], tuple(lines), {"offset": offset, "line": lineno})
+    @property
+    def done(self) -> int:
+        return self.items
+
+    def texts(self) -> tuple[tuple[str | bytes, int], ...]:
+        return ((self.text, self.lines),)
 
 
 def score_batch(book: RubricBook, batch: LineBatch, judge: Judge | None = None) -> ScoredBatch:
@@ -300,12 +299,12 @@ def score_batch(book: RubricBook, batch: LineBatch, judge: Judge | None = None) 
     return score_items(book, items, batch.position, judge)
 
 
-def score_items(book: RubricBook, items: Sequence[Item | ItemLine], position: dict[str, int],
+def score_items(book: RubricBook, items: Sequence[Scorable], position: dict[str, int],
                 judge: Judge | None = None) -> ScoredBatch:
     """Human then ai score line per item, in item order, with the counts; ``judge`` is called
     once per chunk of items, so its calls overlap."""
     out: list[str] = []
-    tallies: dict[str, _Tally] = {}
+    tallies: dict[str, CategoryTally] = {}
     rubrics: dict[str, str] = {}
     for chunk in _chunks(items, _ADVANCE_EVERY):
         verdicts = _judge_chunk(book, chunk, judge)
@@ -313,7 +312,7 @@ def score_items(book: RubricBook, items: Sequence[Item | ItemLine], position: di
             human, ai = _answer_scores(book, item, verdicts)
             out.append(human.to_json(item.item_id, "human"))
             out.append(ai.to_json(item.item_id, "ai"))
-            tallies.setdefault(item.category, _Tally()).add(human, ai)
+            tallies.setdefault(item.category, CategoryTally()).add(human, ai)
             rubrics.setdefault(item.category, human.rubric)
     text = "\n".join(out) + "\n" if out else ""
     return ScoredBatch(text, len(out), len(items), position, tallies, rubrics)
@@ -321,99 +320,9 @@ def score_items(book: RubricBook, items: Sequence[Item | ItemLine], position: di
 
 def score_answered(book: RubricBook, answered: Sequence[tuple[Ticket, int, AIAnswer]]) -> ScoredBatch:
     """Score lines of turns replay just answered, the same bytes ``score_batch`` writes for their
-    item lines, without the round trip through items.jsonl (``eval.one_pass``)."""
+    item lines, without the round trip through items.jsonl (``eval.run.compose``)."""
     items = [
         ItemLine(item_id(t.ticket_id, i), t.category, tuple(t.turns[:i]), AnswerView(t.turns[i].text), ai, t.metadata)
         for t, i, ai in answered
     ]
     return score_items(book, items, {})
-
-
-_WORKER_BOOK: list[RubricBook] = []
-"""The rubrics of a pool worker, loaded once by ``_load_book`` (not pickled per batch)."""
-
-
-def _load_book(rubrics_path: str) -> None:
-    _WORKER_BOOK[:] = [load_rubrics(Path(rubrics_path))]
-
-
-def _score_in_worker(batch: LineBatch) -> ScoredBatch:
-    """Score lines travel back as the UTF-8 bytes they are written in (see ``Checkpoint.write``)."""
-    scored = score_batch(_WORKER_BOOK[0], batch)
-    return replace(scored, text=scored.text.encode("utf-8"))
-
-
-@dataclass
-class _Totals:
-    """Counts per category across committed batches; JSON for the progress record."""
-
-    tallies: dict[str, _Tally] = field(default_factory=dict)
-    rubrics: dict[str, str] = field(default_factory=dict)
-
-    def add(self, scored: ScoredBatch) -> None:
-        for category, tally in scored.tallies.items():
-            self.tallies.setdefault(category, _Tally()).merge(tally)
-        for category, ref in scored.rubrics.items():
-            self.rubrics.setdefault(category, ref)
-
-    def state(self) -> dict[str, Any]:
-        return {"tallies": {c: asdict(t) for c, t in self.tallies.items()}, "rubrics": self.rubrics}
-
-    @classmethod
-    def load(cls, state: dict[str, Any]) -> _Totals:
-        return cls({c: _Tally(**t) for c, t in state["tallies"].items()}, dict(state["rubrics"]))
-
-    def summary(self) -> ScoreSummary:
-        total = _Tally()
-        for category in sorted(self.tallies):  # a fixed order: float sums must not depend on resumes
-            total.merge(self.tallies[category])
-        return ScoreSummary(
-            items=total.items, scores=2 * total.items,
-            categories={c: self.tallies[c].summary() for c in sorted(self.tallies)},
-            total=total.summary(), rubrics=dict(sorted(self.rubrics.items())),
-        )
-
-
-def _rubric_files(path: Path) -> list[Path]:
-    return sorted(path.glob("*.yaml")) if path.is_dir() else [path]
-
-
-def score_to_file(
-    items_path: Path, scores_path: Path, rubrics_path: Path,
-    advance: Callable[[int], None] | None = None, judge: Judge | None = None,
-    *, workers: int | None = None, engine: Engine = "local",
-) -> ScoreSummary:
-    """Stream items, write human then ai score per item in item order, in committed batches (a
-    killed run resumes from its last batch); ``advance(n)`` gets the number of items done since
-    its last call. Without a judge, batches are scored on ``workers`` processes (default: every
-    core this process may use) or on Ray (``engine="ray"``), with the same bytes as one. Rubrics with ``llm_judge`` criteria
-    need ``judge``; it is called once per chunk of items, so its calls run concurrently."""
-    book = load_rubrics(rubrics_path)
-    judged = [r.ref for r in book.rubrics if r.judged]
-    if judged and judge is None:
-        raise RubricError(f"{rubrics_path}: rubrics {', '.join(judged)} have llm_judge criteria "
-                          "but the run config has no judge section")
-    key = {"stage": "score", "items": file_stat(items_path), "judge": judge is not None,
-           "rubrics": [file_stat(f) for f in _rubric_files(Path(rubrics_path))]}
-    with Checkpoint([Path(scores_path)], key) as out:
-        resumed = out.open()
-        totals = _Totals.load(resumed["state"]) if resumed else _Totals()
-        position = resumed["position"] if resumed else {"offset": 0, "line": 0}
-        batches = line_batches(Path(items_path), position, batch_rows())
-        if judge is not None:
-            scored = (score_batch(book, b, judge) for b in batches)
-        elif engine == "ray":
-            from eval.engines.ray import scored_batches
-
-            scored = scored_batches(Path(items_path), position, Path(rubrics_path), batch_rows())
-        else:
-            scored = ordered_map(_score_in_worker, batches, workers or available_cpus(),
-                                 _load_book, (str(rubrics_path),))
-        for result in scored:
-            out.write(0, result.text, result.lines)
-            totals.add(result)
-            out.commit(result.position, totals.state())
-            if advance is not None:
-                advance(result.items)
-        out.finish()
-    return totals.summary()

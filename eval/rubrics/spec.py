@@ -350,16 +350,19 @@ def _index(rubrics: list[Rubric]) -> dict[str, Rubric]:
     return by_category
 
 
+def rubric_files(path: Path) -> list[Path]:
+    """The rubric files at ``path``: a folder's ``*.yaml`` sorted by name, or the file itself."""
+    path = Path(path)
+    return sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+
+
 def load_rubrics(path: Path) -> RubricBook:
     """A folder of ``*.yaml`` rubrics (sorted by name) or a single YAML file."""
     path = Path(path)
-    if path.is_dir():
-        files = sorted(path.glob("*.yaml"))
-        if not files:
-            raise RubricError(f"{path}: no *.yaml rubric files in this folder")
-    elif path.is_file():
-        files = [path]
-    else:
+    if not path.exists():
         raise RubricError(f"{path}: rubrics path not found")
+    files = rubric_files(path)
+    if not files:
+        raise RubricError(f"{path}: no *.yaml rubric files in this folder")
     rubrics = [_read(f) for f in files]
     return RubricBook(tuple(rubrics), str(path), _index(rubrics))

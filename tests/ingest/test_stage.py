@@ -10,7 +10,7 @@ import pytest
 
 from eval.ingest import IngestError, IngestSummary, ingest, ingest_to_dir
 from eval.records import Quarantined, Ticket
-from eval.store import load_manifest
+from eval.run.manifest import load_manifest
 
 DATA = Path(__file__).parent / "data"
 

@@ -15,7 +15,7 @@ import yaml
 from rich.console import Console
 
 from eval.blinding import item_agent_texts, learn_agent_names, present, source_auc
-from eval.decide import Policy
+from eval.policy import Policy
 from eval.ratings.packets import assign, packets_table, write_packets
 from eval.ratings.sampling import PacketSpec, allocate, sample_items
 from eval.records import BlindKey, Item

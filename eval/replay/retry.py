@@ -12,17 +12,11 @@ from typing import Any
 
 from eval.config import ReplayConfig
 from eval.records import Item
-from eval.replay import (
-    DEFAULT_BATCH,
-    ReplaySummary,
-    _answers,
-    _checked,
-    _close,
-    _summary,
-    _Tally,
-    _Timed,
-)
-from eval.responders import ReplayRequest, Responder, build_responder
+from eval.replay.group import Timed, answers_of, checked
+from eval.replay.request import ReplayRequest
+from eval.replay.shards import ticket_shards
+from eval.replay.tally import ReplaySummary, Tally
+from eval.responders import Responder, build_responder, requests_per_call
 from eval.store import atomic_writer, parse_line, read_lines
 
 
@@ -34,19 +28,27 @@ def retry_errors_to_file(
 
     Streams: memory grows with the number of failed items (their line numbers), not the file."""
     responder = build_responder(cfg.responder, tickets_path, resolve)
-    timed = _Timed(responder, clock)
-    batch_size = getattr(cfg.responder, "batch_size", DEFAULT_BATCH)
-    tally = _Tally()
+    timed = Timed(responder, clock)
+    batch_size = requests_per_call(cfg.responder)
+    tally = Tally()
     try:
         failed = _failed_lines(items_path, tally)
         _rewrite(items_path, failed, timed, batch_size, tally)
+        tally.seconds = timed.seconds
+        tally.joined = _joined(tickets_path, responder, cfg, batch_size)
+        return tally.summary(responder, cfg.turns).model_copy(update={"retried": len(failed)})
     finally:
-        _close(responder)
-    summary = _summary(tally, responder, timed.seconds, cfg.turns)
-    return summary.model_copy(update={"retried": len(failed)})
+        responder.close()
 
 
-def _failed_lines(items_path: Path, tally: _Tally) -> list[int]:
+def _joined(tickets_path: Path, responder: Responder, cfg: ReplayConfig, batch_size: int) -> int:
+    """Logged answers that belong to an agent turn, counted group by group as replay counts them."""
+    return sum(s.answers.joined(s.tickets())
+               for s in ticket_shards(tickets_path, {"offset": 0, "line": 0}, responder, cfg.turns, batch_size)
+               if s.answers is not None)
+
+
+def _failed_lines(items_path: Path, tally: Tally) -> list[int]:
     """Line numbers of the items whose ``ai.error`` is set; every line is validated (a bad one
     raises before any answer is asked for) and the others are counted. A ticket's items are
     consecutive (replay writes them so), so tickets are counted where the ticket id changes."""
@@ -61,11 +63,11 @@ def _failed_lines(items_path: Path, tally: _Tally) -> list[int]:
         if item.ai.error:
             failed.append(lineno)
         else:
-            tally.add(item.category, item.ai)
+            tally.count(item.category, item.ai)
     return failed
 
 
-def _rewrite(items_path: Path, failed: list[int], responder: Responder, batch_size: int, tally: _Tally) -> None:
+def _rewrite(items_path: Path, failed: list[int], responder: Responder, batch_size: int, tally: Tally) -> None:
     """Replace ``items_path`` by its copy with the failed lines answered again; a failure leaves
     the file as it was and no partial copy behind."""
     try:
@@ -77,7 +79,7 @@ def _rewrite(items_path: Path, failed: list[int], responder: Responder, batch_si
 
 
 def _copy_retrying(
-    items_path: Path, fh: Any, failed: list[int], responder: Responder, batch_size: int, tally: _Tally,
+    items_path: Path, fh: Any, failed: list[int], responder: Responder, batch_size: int, tally: Tally,
 ) -> None:
     """Copy ``items_path`` line by line into ``fh``, the failed lines answered again a batch at a
     time: one reader fetches the next batch's lines, a second one copies up to the batch's end."""
@@ -105,16 +107,16 @@ def _lines_at(lines: Iterator[tuple[int, int, bytes]], wanted: list[int]) -> lis
 
 
 def _retried(
-    items_path: Path, lines: list[tuple[int, bytes]], responder: Responder, tally: _Tally,
+    items_path: Path, lines: list[tuple[int, bytes]], responder: Responder, tally: Tally,
 ) -> dict[int, str]:
     """One responder call for a batch of failed item lines: their new lines by line number."""
     items = [parse_line(items_path, lineno, line, Item) for lineno, line in lines]
     requests = [_request_of(item) for item in items]
-    answers = _answers(responder, requests)
+    answers = answers_of(responder, requests)
     out: dict[int, str] = {}
     for (lineno, _), item, request, answer in zip(lines, items, requests, answers, strict=True):
-        ai = _checked(answer, responder, request)
-        tally.add(item.category, ai)
+        ai = checked(answer, responder, request)
+        tally.count(item.category, ai)
         out[lineno] = item.model_copy(update={"ai": ai}).to_json() + "\n"
     return out
 

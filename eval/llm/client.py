@@ -6,8 +6,8 @@ and the response cache. A call that still fails is a ``ChatResult`` with ``error
 an exception and never an empty answer. The retry loop is written here rather than taken from
 tenacity because it must honour ``Retry-After`` and draw its jitter from the run's seeded
 generator; it is a dozen lines. aiohttp rather than httpx: httpx's connection pool costs
-~2.3 ms of CPU per request at concurrency 32 against aiohttp's ~0.35 ms, which on 2 cores is
-the difference between 180 and 300 answers/s (benchmarks/replay_openai.py).
+several times more CPU per request at high concurrency, and on a small machine that CPU bounds
+the answers per second (measure with benchmarks/replay_openai.py).
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from typing import Any, TypeVar
 import aiohttp
 import numpy as np
 
-from eval.cache import CachedResponse, ResponseCache, cache_key, default_cache_path
 from eval.config import ConfigError, Endpoint
+from eval.llm.cache import CachedResponse, ResponseCache, cache_key, default_cache_path
+from eval.llm.ratelimit import Clock, RateLimiter, Sleep
 from eval.records import Usage
-from eval.responders.ratelimit import Clock, RateLimiter, Sleep
 
 T = TypeVar("T")
 

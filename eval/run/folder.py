@@ -1,0 +1,84 @@
+"""The run folder: every artifact's file name, written here once.
+
+One run is one folder (``reports/<run-name>/`` by default). Stages ask a ``RunFolder`` for the
+path of what they read and write instead of spelling the names themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+Artifact = Literal[
+    "manifest", "tickets", "quarantine", "items", "scores", "judge", "judge_pairwise",
+    "judge_calibration", "packets", "key", "blinding_audit", "app_ratings", "ratings",
+    "ratings_rejected", "reviews", "agreement", "decisions", "router", "report_html",
+    "report_md", "figures", "monitor",
+]
+
+NAMES: dict[Artifact, str] = {
+    "manifest": "manifest.json",
+    "tickets": "tickets.jsonl",
+    "quarantine": "quarantine.jsonl",
+    "items": "items.jsonl",
+    "scores": "scores.jsonl",
+    "judge": "judge.jsonl",
+    "judge_pairwise": "judge_pairwise.jsonl",
+    "judge_calibration": "judge_calibration.json",
+    "packets": "packets",
+    "key": "key.jsonl",
+    "blinding_audit": "blinding_audit.json",
+    "app_ratings": "app_ratings.jsonl",
+    "ratings": "ratings.jsonl",
+    "ratings_rejected": "ratings.rejected.jsonl",
+    "reviews": "reviews.jsonl",
+    "agreement": "agreement.json",
+    "decisions": "decisions.json",
+    "router": "router",
+    "report_html": "report.html",
+    "report_md": "report.md",
+    "figures": "figures",
+    "monitor": "monitor.json",
+}
+"""Artifact → its name in the run folder (a folder for packets, router and figures)."""
+
+LISTED: tuple[Artifact, ...] = ("manifest", "tickets", "quarantine", "items", "scores", "ratings",
+                                "agreement", "decisions", "report_md", "report_html")
+"""The files ``support-eval run`` lists when it finishes, in that order."""
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    root: Path
+
+    def path(self, artifact: Artifact) -> Path:
+        return self.root / NAMES[artifact]
+
+    @property
+    def manifest(self) -> Path:
+        return self.path("manifest")
+
+    @property
+    def tickets(self) -> Path:
+        return self.path("tickets")
+
+    @property
+    def quarantine(self) -> Path:
+        return self.path("quarantine")
+
+    @property
+    def items(self) -> Path:
+        return self.path("items")
+
+    @property
+    def scores(self) -> Path:
+        return self.path("scores")
+
+    @property
+    def ratings(self) -> Path:
+        return self.path("ratings")
+
+    @property
+    def key(self) -> Path:
+        return self.path("key")

@@ -1,0 +1,236 @@
+"""The stage registry: each stage's name, the run-folder files it reads and writes, the function
+that runs it and how its recorded summary is read back. ``run``, resume, ``--force`` and the CLI
+verbs all go through it; a new stage is one entry here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from eval.config import ConfigError, RunConfig
+from eval.engines import Engine
+from eval.progress import Advance
+from eval.run.folder import Artifact, RunFolder
+from eval.run.manifest import completed_stage, now, stage_files, update_manifest
+
+Bar = Callable[[str, int | None], AbstractContextManager[Advance]]
+
+
+@dataclass
+class Context:
+    """What a stage function gets: the run's config, folder, progress bars and engine, and the
+    summaries of the stages before it in this run (for the bars' totals)."""
+
+    cfg: RunConfig
+    folder: RunFolder
+    bar: Bar
+    engine: Engine | None = None
+    summaries: dict[str, Any] = field(default_factory=dict)
+
+    def count(self, stage: str, name: str) -> int | None:
+        summary = self.summaries.get(stage)
+        return None if summary is None else getattr(summary, name)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """``resumable``: a finished run of it whose files are unchanged is skipped (the judge,
+    which calls a model and records no files, always runs)."""
+
+    name: str
+    reads: tuple[Artifact, ...]
+    writes: tuple[Artifact, ...]
+    run: Callable[[Context], Any]
+    summary: Callable[[dict[str, Any], RunFolder], Any]
+    wanted: Callable[[RunConfig], bool] = lambda cfg: True
+    resumable: bool = True
+
+
+def record(ctx: Context, stage: str, started: float, summary: BaseModel, exclude: set[str] | None = None,
+           **extra: Any) -> None:
+    entry = STAGES[stage]
+    update_manifest(ctx.folder, stages={stage: {
+        "seconds": round(time.perf_counter() - started, 3),
+        "finished_at": now(),
+        "summary": summary.model_dump(mode="json", exclude=exclude),
+        "files": stage_files(ctx.folder, entry.reads, entry.writes),
+        **extra,
+    }})
+
+
+def finished(folder: RunFolder, name: str) -> Any | None:
+    """The summary of a stage an earlier run of this folder finished, if its files are unchanged."""
+    stage = STAGES[name]
+    entry = completed_stage(folder, name, stage.reads, stage.writes) if stage.resumable else None
+    return None if entry is None else stage.summary(entry["summary"], folder)
+
+
+def run_stage(name: str, cfg: RunConfig, folder: RunFolder, bar: Bar, engine: Engine | None = None) -> Any:
+    """One stage alone (a CLI verb), reading what the stage before it left in the folder."""
+    return STAGES[name].run(Context(cfg, folder, bar, engine))
+
+
+def _run_ingest(ctx: Context) -> Any:
+    """In a child process (``eval.ingest.apart``): only ingest needs ``datasets``."""
+    from eval.ingest.apart import ingest_apart
+
+    cfg = ctx.cfg
+    started = time.perf_counter()
+    mapping = cfg.resolve(cfg.data.mapping) if cfg.data.mapping else None
+    paths = [str(cfg.resolve(p)) for p in cfg.data.paths]
+    with ctx.bar("ingest", None) as advance:
+        summary = ingest_apart(paths, ctx.folder.root, mapping, cfg.data.max_text_chars, advance)
+    record(ctx, "ingest", started, summary)
+    return summary
+
+
+def _run_replay(ctx: Context) -> Any:
+    from eval.replay.stage import replay_to_file
+
+    started = time.perf_counter()
+    with ctx.bar("replay", ctx.count("ingest", "kept")) as advance:
+        summary = replay_to_file(ctx.folder.tickets, ctx.folder.items, ctx.cfg.replay, ctx.cfg.resolve, advance,
+                                 engine=ctx.engine)
+    record(ctx, "replay", started, summary)
+    return summary
+
+
+def _run_score(ctx: Context) -> Any:
+    from eval.judges.rubric import rubric_judge
+    from eval.judges.runner import JudgeRunner
+    from eval.rubrics import score_to_file
+
+    cfg = ctx.cfg
+    started = time.perf_counter()
+    judge = None if cfg.judge is None else JudgeRunner.from_config(cfg.judge, cfg.resolve)
+    try:
+        with ctx.bar("score", ctx.count("replay", "items")) as advance:
+            summary = score_to_file(ctx.folder.items, ctx.folder.scores, cfg.resolve(cfg.rubrics.path), advance,
+                                    judge=None if judge is None else rubric_judge(judge), engine=ctx.engine)
+    finally:
+        if judge is not None:
+            judge.close()
+    record(ctx, "score", started, summary)
+    if judge is not None:
+        update_manifest(ctx.folder, judge_usage=judge.stats)
+    return summary
+
+
+def import_ratings_into(ctx: Context, files: list[Any] | None = None, key: Any = None) -> Any:
+    """Unblind reviewer files through the key into RUN/ratings.jsonl (config files by default)."""
+    from eval.ratings import import_ratings
+
+    cfg = ctx.cfg
+    started = time.perf_counter()
+    files = files or [cfg.resolve(f) for f in cfg.ratings.files]
+    key = key or (cfg.resolve(cfg.ratings.key) if cfg.ratings.key else ctx.folder.key)
+    if not files:
+        raise ConfigError(f"{cfg.source}: key 'ratings.files': no reviewer files to import")
+    summary = import_ratings(files, key, ctx.folder.items, ctx.folder.ratings)
+    record(ctx, "ratings", started, summary, exclude={"rejections"})
+    return summary
+
+
+def _ratings_summary(summary: dict[str, Any], folder: RunFolder) -> Any:
+    from pathlib import Path
+
+    from eval.ratings.importer import ImportSummary
+    from eval.records import Quarantined
+    from eval.store import read_jsonl
+
+    rejections = list(read_jsonl(Path(summary["rejections_path"]), Quarantined))
+    return ImportSummary.model_validate({**summary, "rejections": rejections})
+
+
+def policy_of(cfg: RunConfig) -> Any:
+    """The config's policy: inline, a YAML file next to the config, or the shipped default."""
+    from eval.policy import load_policy
+
+    return load_policy(cfg.resolve(cfg.policy) if isinstance(cfg.policy, str) else cfg.policy)
+
+
+def _run_decide(ctx: Context) -> Any:
+    """Reviewer agreement (RUN/agreement.json), then the tier per category (RUN/decisions.json)."""
+    from eval.decide import decide_to_file
+    from eval.ratings import agreement_to_file
+
+    started = time.perf_counter()
+    policy = policy_of(ctx.cfg)
+    agreement_to_file(ctx.folder.root, policy, ctx.cfg.seed)
+    decisions = decide_to_file(ctx.folder.root, policy, ctx.cfg.seed)
+    record(ctx, "decide", started, decisions, exclude={"categories", "policy"})
+    update_manifest(ctx.folder, tiers={c.category: c.tier for c in decisions.categories})
+    return decisions
+
+
+def _decisions(summary: dict[str, Any], folder: RunFolder) -> Any:
+    from eval.report.sources import read_decisions
+
+    return read_decisions(folder.path("decisions"))[0]
+
+
+def _run_judge(ctx: Context) -> dict[str, Any]:
+    """Pairwise judge over every item, then its calibration against reviewers where ratings exist."""
+    from eval.judges.calibration import calibration_to_file
+    from eval.judges.pairwise import pairwise_to_file
+    from eval.judges.runner import JudgeRunner
+
+    cfg = ctx.cfg
+    if cfg.judge is None:
+        raise ConfigError(f"{cfg.source}: key 'judge': the config has no judge endpoint")
+    runner = JudgeRunner.from_config(cfg.judge, cfg.resolve)
+    started = time.perf_counter()
+    try:
+        counts = pairwise_to_file(ctx.folder.items, ctx.folder.path("judge_pairwise"), runner)
+    finally:
+        runner.close()
+    update_manifest(ctx.folder, judge_pairwise_usage=runner.stats)
+    calibration = {}
+    if ctx.folder.ratings.exists():
+        calibration = calibration_to_file(ctx.folder.root, cfg.judge.min_items)
+    result = {"verdicts": counts, "usable": sorted(c for c, cal in calibration.items() if cal.usable)}
+    update_manifest(ctx.folder, stages={"judge": {"seconds": round(time.perf_counter() - started, 3),
+                                                   "summary": result}})
+    return result
+
+
+def _run_report(ctx: Context) -> Any:
+    """The recommendation report (RUN/report.html, report.md, figures/) from decisions.json."""
+    from eval.report import write_report
+
+    started = time.perf_counter()
+    summary = write_report(ctx.folder.root)
+    record(ctx, "report", started, summary)
+    return summary
+
+
+def _model(path: str, name: str) -> Callable[[dict[str, Any], RunFolder], Any]:
+    def read(summary: dict[str, Any], folder: RunFolder) -> Any:
+        from importlib import import_module
+
+        return getattr(import_module(path), name).model_validate(summary)
+    return read
+
+
+def _rated(cfg: RunConfig) -> bool:
+    return bool(cfg.ratings.files)
+
+
+STAGES: dict[str, Stage] = {s.name: s for s in (
+    Stage("ingest", (), ("tickets", "quarantine"), _run_ingest, _model("eval.ingest.stage", "IngestSummary")),
+    Stage("replay", ("tickets",), ("items",), _run_replay, _model("eval.replay.tally", "ReplaySummary")),
+    Stage("score", ("items",), ("scores",), _run_score, _model("eval.rubrics.score", "ScoreSummary")),
+    Stage("ratings", ("items",), ("ratings", "ratings_rejected"), import_ratings_into, _ratings_summary, _rated),
+    Stage("judge", ("items", "ratings"), ("judge_pairwise", "judge_calibration"), _run_judge, lambda s, f: s,
+          lambda cfg: cfg.judge is not None and cfg.judge.pairwise, resumable=False),
+    Stage("decide", ("ratings", "items", "scores"), ("agreement", "decisions"), _run_decide, _decisions, _rated),
+    Stage("report", ("decisions", "agreement", "ratings", "scores", "items", "tickets"), ("report_html", "report_md"),
+          _run_report, _model("eval.report", "ReportSummary"), _rated),
+)}
+"""In run order."""
