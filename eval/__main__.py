@@ -1,3 +1,3 @@
-from eval.cli import app
+from eval.cli import main
 
-app(prog_name="support-eval")
+main()

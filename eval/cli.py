@@ -1,6 +1,7 @@
 """The ``support-eval`` command line: each verb calls one stage function.
 
-Exit codes: 0 done; 1 the data failed a gate (too much quarantined); 2 bad usage, config or input.
+Exit codes: 0 done; 1 the data failed a gate (too much quarantined); 2 bad usage, config or input;
+3 a bug (shown with its traceback).
 Heavy libraries are imported inside the verbs so ``--help`` stays instant.
 """
 
@@ -15,7 +16,8 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from eval.config import ConfigError, load_config
+from eval.config import load_config
+from eval.errors import GateFailed, UsageError, UserError
 from eval.progress import stage_bar
 from eval.run.folder import RunFolder
 
@@ -25,6 +27,7 @@ out = Console(width=None if sys.stdout.isatty() else 140)
 
 EXIT_GATE = 1
 EXIT_INPUT = 2
+EXIT_BUG = 3
 
 
 def _bar(description: str, total: int | None):
@@ -33,21 +36,29 @@ def _bar(description: str, total: int | None):
 
 @contextmanager
 def _user_errors() -> Iterator[None]:
-    """Turn the errors a user can fix into one red line and exit code 2, not a traceback."""
-    from eval.run.pipeline import QuarantineExceeded
-    from eval.store import RecordError, WriteError
+    """Turn the errors a user can fix into one red line and exit code 2, not a traceback.
 
+    Only ``UserError`` (and a failed gate) is caught: anything else is a bug and reaches ``main``.
+    """
     try:
         yield
-    except QuarantineExceeded as exc:
+    except GateFailed as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(EXIT_GATE) from exc
-    except WriteError as exc:
-        console.print(f"[red]error:[/red] {exc.strerror}")
+    except UserError as exc:
+        console.print(f"[red]error:[/red] {getattr(exc, 'strerror', None) or exc}")
         raise typer.Exit(EXIT_INPUT) from exc
-    except (ConfigError, RecordError, FileNotFoundError, ValueError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(EXIT_INPUT) from exc
+
+
+def main() -> None:
+    """The console script: a bug is reported with its traceback and exit code 3, never as bad input."""
+    try:
+        app(prog_name="support-eval")
+    except Exception:
+        console.print_exception()
+        console.print("[red]bug:[/red] this is a fault in support-eval (or in a responder breaking its "
+                      "contract), not in your input; please report it with the traceback above")
+        sys.exit(EXIT_BUG)
 
 
 def _written(run_dir: Path, stage: str) -> list[Path]:
@@ -116,9 +127,9 @@ def run(
             return
         run_dir = out_dir or default_run_dir(cfg)
         if resume and force:
-            raise ConfigError("--resume and --force contradict each other: continue the run, or start it over")
+            raise UsageError("--resume and --force contradict each other: continue the run, or start it over")
         if engine not in ("local", "ray"):
-            raise ConfigError(f"--engine: expected local or ray, got {engine!r}")
+            raise UsageError(f"--engine: expected local or ray, got {engine!r}")
         summaries = run_all(cfg, run_dir, _bar, force=force, resume=resume, engine=engine)
     print_run(out, run_dir, summaries)
 

@@ -29,3 +29,7 @@ class UsageError(UserError):
 
 class MissingInput(UserError, FileNotFoundError):
     """A file a stage reads is not there (usually: an earlier stage has not run)."""
+
+
+class GateFailed(Exception):
+    """The data failed a gate the user set (e.g. too much quarantined): exit code 1, no traceback."""

@@ -22,6 +22,8 @@ from typing import IO, Any, Self, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from eval.errors import UsageError, UserError
+
 M = TypeVar("M", bound=BaseModel)
 
 BATCH_ROWS = 8192
@@ -33,11 +35,11 @@ SLOW_ENV = "SUPPORT_EVAL_TEST_SLOW_BATCH_MS"
 kill-and-resume test can land a SIGKILL inside any stage."""
 
 
-class RecordError(ValueError):
+class RecordError(UserError):
     """A bad line in one of our own JSONL files, named by file, line and field."""
 
 
-class WriteError(OSError):
+class WriteError(OSError, UserError):
     """The run folder cannot be written (read-only, full disk, file too large); already phrased."""
 
 
@@ -68,7 +70,7 @@ def batch_rows() -> int:
     if raw is None:
         return BATCH_ROWS
     if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"environment variable {BATCH_ROWS_ENV}: expected a positive integer, got {raw!r}")
+        raise UsageError(f"environment variable {BATCH_ROWS_ENV}: expected a positive integer, got {raw!r}")
     return int(raw)
 
 

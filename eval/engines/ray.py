@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
+from eval.errors import UsageError
 from eval.engines.base import EngineName, Job
 from eval.engines.local import ordered_threads
 
@@ -29,7 +30,7 @@ def connect(address: str | None = None) -> None:
     try:
         import ray
     except ImportError as exc:
-        raise RuntimeError("--engine ray needs Ray: pip install 'support-eval[ray]'") from exc
+        raise UsageError("--engine ray needs Ray: pip install 'support-eval[ray]'") from exc
     if not ray.is_initialized():
         ray.init(address=address or os.environ.get(ADDRESS_ENV), include_dashboard=False,
                  log_to_driver=False, configure_logging=False)

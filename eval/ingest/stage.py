@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from eval.errors import UsageError
 from eval.engines.local import available_cpus
 from eval.ingest.mapping import Mapping
 from eval.ingest.parallel import Judged, judge_in_pool
@@ -86,7 +87,7 @@ def _check_args(paths: Sequence[str], max_text_chars: int) -> None:
     if not paths:
         raise IngestError("no input files given")
     if max_text_chars <= 0:
-        raise ValueError(f"max_text_chars must be positive, got {max_text_chars}")
+        raise UsageError(f"max_text_chars must be positive, got {max_text_chars}")
 
 
 def _judge(

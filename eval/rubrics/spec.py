@@ -18,6 +18,8 @@ import yaml
 from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 from pydantic.dataclasses import dataclass
 
+from eval.errors import UserError
+
 Na = Literal["skip", "pass", "fail"]
 DEFAULT_CATEGORY = "*"
 
@@ -35,7 +37,7 @@ ESCALATION_PATTERNS: tuple[str, ...] = (
 """Phrases that hand a ticket to someone else; a criterion's ``patterns`` replaces them."""
 
 
-class RubricError(ValueError):
+class RubricError(UserError):
     """A rubric problem, already phrased for the user (file and key included)."""
 
 
