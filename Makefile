@@ -35,6 +35,8 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-test browser
 	$(BIN)/python -m pytest -q
+	$(BIN)/ruff check eval tests benchmarks
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) reports/*/ .pytest_cache

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -80,7 +80,7 @@ def _paths(title: str, paths: list[Path]) -> None:
 def validate(
     data: Annotated[list[str], typer.Argument(help="JSONL, CSV or Parquet files, or a hub dataset name")],
     out_dir: Annotated[Path, typer.Option("--out", help="folder for tickets.jsonl and quarantine.jsonl")],
-    mapping: Annotated[Optional[Path], typer.Option(help="YAML mapping from source fields to ours")] = None,
+    mapping: Annotated[Path | None, typer.Option(help="YAML mapping from source fields to ours")] = None,
     max_quarantine: Annotated[float, typer.Option(help="fail when a larger share is quarantined")] = 0.05,
     max_text_chars: Annotated[int, typer.Option(help="longest turn text accepted")] = 20_000,
 ) -> None:
@@ -105,12 +105,15 @@ def validate(
 @app.command()
 def run(
     config: Annotated[Path, typer.Argument(help="run config (YAML)")],
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="run folder (default reports/<name>)")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="run folder (default reports/<name>)")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="estimate model requests, tokens and cost; send nothing")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="bypass the model response cache")] = False,
-    resume: Annotated[bool, typer.Option("--resume", help="continue the run in --out (the default when it exists); fail if there is none")] = False,
-    force: Annotated[bool, typer.Option("--force", help="start over even if --out holds a run of another config or other inputs")] = False,
-    engine: Annotated[str, typer.Option(help="where replay and scoring run: local (process pool) or ray (Ray actors; config ray_address or RAY_ADDRESS)")] = "local",
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="continue the run in --out (the default when it exists); fail if there is none")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="start over even if --out holds a run of another config or other inputs")] = False,
+    engine: Annotated[str, typer.Option(help="where replay and scoring run: local (process pool) or ray "
+                                             "(Ray actors; config ray_address or RAY_ADDRESS)")] = "local",
 ) -> None:
     """Run the whole pipeline into one run folder; re-running continues a killed run."""
     from eval.config import without_cache
@@ -130,7 +133,7 @@ def run(
             raise UsageError("--resume and --force contradict each other: continue the run, or start it over")
         if engine not in ("local", "ray"):
             raise UsageError(f"--engine: expected local or ray, got {engine!r}")
-        summaries = run_all(cfg, run_dir, _bar, force=force, resume=resume, engine=engine)
+        summaries = run_all(cfg, run_dir, _bar, force=force, resume=resume, engine="ray" if engine == "ray" else "local")
     print_run(out, run_dir, summaries)
 
 
@@ -205,7 +208,7 @@ def packets(
               f"{_auc(summary.audit.auc_before)}, after {_auc(summary.audit.auc_after)}")
     for note in summary.notes:
         console.print(f"[yellow]note:[/yellow] {note}")
-    if summary.audit and summary.audit.warning:
+    if summary.audit.warning:
         console.print(f"[yellow]warning:[/yellow] blinding audit: {summary.audit.warning}")
     folder = RunFolder(run_dir)
     _paths("Wrote", [folder.path("packets"), folder.key, folder.path("blinding_audit")])
@@ -246,7 +249,7 @@ ratings_app = typer.Typer(no_args_is_help=True, help="Blind ratings: export from
 @ratings_app.command("export")
 def ratings_export(
     run_dir: Annotated[Path, typer.Argument(help="a run folder served with `serve`")],
-    out_file: Annotated[Optional[Path], typer.Option("--out", help="default RUN/app_ratings.jsonl")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="default RUN/app_ratings.jsonl")] = None,
 ) -> None:
     """Write the ratings entered in the app as a reviewer file (DESIGN.md Rating columns)."""
     from eval.ratings.export import export_ratings
@@ -261,7 +264,7 @@ def ratings_export(
 def ratings_import(
     run_dir: Annotated[Path, typer.Argument(help="the run folder the packets were drawn from")],
     files: Annotated[list[Path], typer.Argument(help="reviewer files: JSONL, CSV or a Label Studio JSON export")],
-    key: Annotated[Optional[Path], typer.Option(help="blind key (default: the config's, else RUN/key.jsonl)")] = None,
+    key: Annotated[Path | None, typer.Option(help="blind key (default: the config's, else RUN/key.jsonl)")] = None,
 ) -> None:
     """Unblind reviewer files into RUN/ratings.jsonl; bad rows are reported with file and line."""
     from eval.run.manifest import config_of_run
@@ -320,7 +323,7 @@ def report(run_dir: Annotated[Path, typer.Argument(help="a run folder with decis
 def compare(
     run_a: Annotated[Path, typer.Argument(help="the baseline run folder")],
     run_b: Annotated[Path, typer.Argument(help="the run to check against it")],
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="folder for compare.json/.md (default RUN_B)")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="folder for compare.json/.md (default RUN_B)")] = None,
 ) -> None:
     """Tier changes and moved estimates between two runs; exit 1 when a category lost a tier."""
     from eval.report import compare_dirs

@@ -15,6 +15,10 @@ from pathlib import Path
 class UserError(ValueError):
     """Bad input, config or usage, named by file, line and field where they are known."""
 
+    file: str | None = None
+    line: int | None = None
+    field: str | None = None
+
     def __init__(self, message: str, *, file: str | Path | None = None, line: int | None = None,
                  field: str | None = None) -> None:
         super().__init__(message)

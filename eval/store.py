@@ -9,6 +9,7 @@ killed run continues from its last complete batch and a torn tail is cut off, ne
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -41,6 +42,9 @@ class RecordError(UserError):
 
 class WriteError(OSError, UserError):
     """The run folder cannot be written (read-only, full disk, file too large); already phrased."""
+
+    def __init__(self, errno: int | None, message: str) -> None:
+        OSError.__init__(self, errno, message)
 
 
 def scratch_db(schema: str) -> sqlite3.Connection:
@@ -218,10 +222,8 @@ class _Output:
         count, and a failed write (full disk) must not turn into a second error here."""
         if self.fh is not None:
             fh, self.fh = self.fh, None
-            try:
+            with contextlib.suppress(OSError):
                 fh.close()
-            except OSError:
-                pass
 
 
 class Checkpoint:

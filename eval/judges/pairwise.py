@@ -61,7 +61,7 @@ def pair_messages(shown: Presented, first: Literal["ai", "human"]) -> Messages:
 def source_of(verdict: PairVerdict, first: Literal["ai", "human"]) -> Pick:
     if verdict.winner == "tie":
         return "tie"
-    second = "human" if first == "ai" else "ai"
+    second: Literal["ai", "human"] = "human" if first == "ai" else "ai"
     return first if verdict.winner == "A" else second
 
 

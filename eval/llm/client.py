@@ -253,7 +253,7 @@ class ChatClient:
         start = self.clock()
         try:
             status, retry_after, raw = await self._post(http, body)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.stats.statuses["timeout"] += 1
             return _Attempt(error=f"timeout after {self.cfg.timeout_s:g}s", retryable=True)
         except aiohttp.ClientError as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic_core import to_json
 
@@ -22,7 +22,19 @@ from eval.responders import Responder
 Answered = list[tuple[Ticket, int, AIAnswer]]
 
 
-def checked(answer: AIAnswer, responder: Responder, request: ReplayRequest) -> AIAnswer:
+class Answerer(Protocol):
+    """What a replay call needs of a responder (``Timed`` wraps one and adds its clock)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def held_out(self) -> frozenset[str]: ...
+
+    def answer(self, requests: Sequence[ReplayRequest]) -> list[AIAnswer]: ...
+
+
+def checked(answer: AIAnswer, responder: Answerer, request: ReplayRequest) -> AIAnswer:
     """A responder bug must not pass as an empty answer or a silent non-answer."""
     blank = answer.text is not None and not answer.text.strip()
     if blank or (answer.text is None and not answer.error):
@@ -33,7 +45,7 @@ def checked(answer: AIAnswer, responder: Responder, request: ReplayRequest) -> A
     return answer
 
 
-def answers_of(responder: Responder, requests: list[ReplayRequest]) -> list[AIAnswer]:
+def answers_of(responder: Answerer, requests: list[ReplayRequest]) -> list[AIAnswer]:
     """One responder call; a responder that loses or invents answers stops the replay."""
     answers = responder.answer(requests)
     if len(answers) != len(requests):
@@ -115,7 +127,7 @@ class Timed:
         return answers
 
 
-def answered(tickets: Sequence[Ticket], responder: Responder, which: Which) -> Answered:
+def answered(tickets: Sequence[Ticket], responder: Answerer, which: Which) -> Answered:
     """One responder call for every agent turn of ``tickets`` the responder did not learn from;
     each answer checked and paired with its ticket and turn."""
     turns = [(t, i) for t in tickets if t.ticket_id not in responder.held_out for i in agent_turn_indices(t, which)]

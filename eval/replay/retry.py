@@ -12,7 +12,7 @@ from typing import Any
 
 from eval.config import ReplayConfig
 from eval.records import Item
-from eval.replay.group import Timed, answers_of, checked
+from eval.replay.group import Answerer, Timed, answers_of, checked
 from eval.replay.request import ReplayRequest
 from eval.replay.shards import ticket_shards
 from eval.replay.tally import ReplaySummary, Tally
@@ -67,7 +67,7 @@ def _failed_lines(items_path: Path, tally: Tally) -> list[int]:
     return failed
 
 
-def _rewrite(items_path: Path, failed: list[int], responder: Responder, batch_size: int, tally: Tally) -> None:
+def _rewrite(items_path: Path, failed: list[int], responder: Answerer, batch_size: int, tally: Tally) -> None:
     """Replace ``items_path`` by its copy with the failed lines answered again; a failure leaves
     the file as it was and no partial copy behind."""
     try:
@@ -79,7 +79,7 @@ def _rewrite(items_path: Path, failed: list[int], responder: Responder, batch_si
 
 
 def _copy_retrying(
-    items_path: Path, fh: Any, failed: list[int], responder: Responder, batch_size: int, tally: Tally,
+    items_path: Path, fh: Any, failed: list[int], responder: Answerer, batch_size: int, tally: Tally,
 ) -> None:
     """Copy ``items_path`` line by line into ``fh``, the failed lines answered again a batch at a
     time: one reader fetches the next batch's lines, a second one copies up to the batch's end."""
@@ -107,7 +107,7 @@ def _lines_at(lines: Iterator[tuple[int, int, bytes]], wanted: list[int]) -> lis
 
 
 def _retried(
-    items_path: Path, lines: list[tuple[int, bytes]], responder: Responder, tally: Tally,
+    items_path: Path, lines: list[tuple[int, bytes]], responder: Answerer, tally: Tally,
 ) -> dict[int, str]:
     """One responder call for a batch of failed item lines: their new lines by line number."""
     items = [parse_line(items_path, lineno, line, Item) for lineno, line in lines]

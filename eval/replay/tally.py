@@ -109,7 +109,7 @@ class Tally:
         if ai.usage is not None:
             self.usage["prompt_tokens"] += ai.usage.prompt_tokens
             self.usage["completion_tokens"] += ai.usage.completion_tokens
-            self.usage["cost"] += ai.usage.cost
+            self.usage["cost"] += ai.usage.cost  # type: ignore[assignment]  # a float in the same Counter
 
     def summary(self, responder: Responder, which: Which) -> ReplaySummary:
         items = sum(self.items.values())

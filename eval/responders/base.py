@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -21,9 +22,14 @@ class Responder(Protocol):
     replay sent and spent. ``close`` releases connections.
     """
 
-    name: str
-    held_out: frozenset[str]
-    parallel_batches: int
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def held_out(self) -> frozenset[str]: ...
+
+    @property
+    def parallel_batches(self) -> int: ...
 
     def answer(self, requests: Sequence[ReplayRequest]) -> list[AIAnswer]: ...
 
@@ -39,7 +45,7 @@ class Responder(Protocol):
     def close(self) -> None: ...
 
 
-class BaseResponder:
+class BaseResponder(ABC):
     """The defaults of the protocol: a responder that answers in this process, one batch at a
     time, logs nothing, spends nothing and holds nothing to close."""
 
@@ -47,8 +53,8 @@ class BaseResponder:
     held_out: frozenset[str] = frozenset()
     parallel_batches: int = 1
 
-    def answer(self, requests: Sequence[ReplayRequest]) -> list[AIAnswer]:
-        raise NotImplementedError
+    @abstractmethod
+    def answer(self, requests: Sequence[ReplayRequest]) -> list[AIAnswer]: ...
 
     def for_tickets(self, ticket_ids: Sequence[str]) -> Responder | None:
         return None

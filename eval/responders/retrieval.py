@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +63,7 @@ AUTHOR_NOISE = frozenset({"agent", "support", "team", "cs", "rep", "staff", "adm
 def created_instant(created_at: str) -> datetime:
     """Times without a zone are taken as UTC so mixed inputs still compare."""
     instant = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
-    return instant if instant.tzinfo else instant.replace(tzinfo=timezone.utc)
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
 
 
 def chronological(keys: Sequence[tuple[str, str | None]]) -> list[tuple[str, str | None]]:

@@ -11,9 +11,8 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
-from eval.records import Turn
 from eval.redact import find_pii
 from eval.rubrics.spec import (
     Criterion,
@@ -28,6 +27,16 @@ from eval.rubrics.spec import (
 
 PiiKey = tuple[str, str]
 _DIGIT_RUN = re.compile(r"\d+")
+
+
+class SaidTurn(Protocol):
+    """A turn of the conversation as criteria read it (a record ``Turn`` or a light view of one)."""
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -45,7 +54,7 @@ class JudgeRequest:
 
     criterion: LlmJudge
     answer: str
-    context: tuple[Turn, ...]
+    context: tuple[SaidTurn, ...]
     item_id: str
     side: str
 
@@ -112,7 +121,7 @@ class ItemView:
 
     __slots__ = ("_context_pii", "_customer_text", "context", "metadata")
 
-    def __init__(self, metadata: Mapping[str, Any], context: tuple[Turn, ...]) -> None:
+    def __init__(self, metadata: Mapping[str, Any], context: tuple[SaidTurn, ...]) -> None:
         self.metadata = metadata
         self.context = context
         self._customer_text: str | None = None

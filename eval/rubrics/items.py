@@ -33,27 +33,9 @@ class TurnView:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
-class AnswerView:
-    text: str | None
-    error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ItemLine:
-    """The fields of an item that scoring reads (``score_item`` accepts it in place of an ``Item``)."""
-
-    item_id: str
-    category: str
-    context: tuple[TurnView, ...]
-    human: AnswerView
-    ai: AnswerView
-    metadata: dict[str, Any]
-
-
 class _Said(Protocol):
     @property
-    def text(self) -> str | None: ...
+    def text(self) -> str: ...
 
 
 class _Answered(Protocol):
@@ -70,6 +52,29 @@ class _Turn(Protocol):
 
     @property
     def text(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SaidView:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerView:
+    text: str | None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemLine:
+    """The fields of an item that scoring reads (``score_item`` accepts it in place of an ``Item``)."""
+
+    item_id: str
+    category: str
+    context: tuple[_Turn, ...]
+    human: _Said
+    ai: _Answered
+    metadata: dict[str, Any]
 
 
 class Scorable(Protocol):
@@ -134,7 +139,7 @@ def _view(line: bytes) -> ItemLine:
     return ItemLine(
         item_id=_str(raw.get("item_id")), category=_str(raw.get("category")),
         context=tuple(_turn(t) for t in context),
-        human=AnswerView(_str(human.get("text"))),
+        human=SaidView(_str(human.get("text"))),
         ai=AnswerView(_str(ai.get("text"), optional=True), _str(ai.get("error"), optional=True)),
         metadata=metadata,
     )

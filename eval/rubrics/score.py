@@ -8,7 +8,7 @@ exist (``ai.error``) is recorded with ``score=None`` and the error, never as a z
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -24,7 +24,7 @@ from eval.rubrics.criteria import (
     JudgeRequest,
     evaluate,
 )
-from eval.rubrics.items import AnswerView, ItemLine, Scorable, read_item
+from eval.rubrics.items import ItemLine, SaidView, Scorable, read_item
 from eval.rubrics.spec import Rubric, RubricBook
 from eval.store import parse_line
 
@@ -290,6 +290,10 @@ class ScoredBatch:
     def texts(self) -> tuple[tuple[str | bytes, int], ...]:
         return ((self.text, self.lines),)
 
+    def encoded(self) -> ScoredBatch:
+        """The batch with its lines as UTF-8 bytes, the form pool workers send them back in."""
+        return replace(self, text=self.text.encode("utf-8") if isinstance(self.text, str) else self.text)
+
 
 def score_batch(book: RubricBook, batch: LineBatch, judge: Judge | None = None) -> ScoredBatch:
     """Parse and score one batch of item lines. Pure apart from ``judge``."""
@@ -322,7 +326,7 @@ def score_answered(book: RubricBook, answered: Sequence[tuple[Ticket, int, AIAns
     """Score lines of turns replay just answered, the same bytes ``score_batch`` writes for their
     item lines, without the round trip through items.jsonl (``eval.run.compose``)."""
     items = [
-        ItemLine(item_id(t.ticket_id, i), t.category, tuple(t.turns[:i]), AnswerView(t.turns[i].text), ai, t.metadata)
+        ItemLine(item_id(t.ticket_id, i), t.category, tuple(t.turns[:i]), SaidView(t.turns[i].text), ai, t.metadata)
         for t, i, ai in answered
     ]
     return score_items(book, items, {})

@@ -12,7 +12,7 @@ from dataclasses import dataclass as std_dataclass
 from dataclasses import field
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, cast
 
 import yaml
 from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
@@ -252,7 +252,7 @@ class Rubric:
             for name in ("regex", "regexes"):
                 getattr(c, name, None)
             if c.when is not None:
-                c.when.regex
+                c.when.regex  # noqa: B018 (compiles the cached pattern)
         return self
 
 
@@ -289,7 +289,8 @@ def _problems(prefix: str, exc: ValidationError) -> list[str]:
     messages = {"unexpected_keyword_argument": "unknown key", "missing": "required key missing"}
     out = []
     for err in exc.errors(include_url=False):
-        msg = messages.get(err["type"], err["msg"].removeprefix("Value error, ").replace("Tuple", "List").replace("tuple", "list"))
+        plain = err["msg"].removeprefix("Value error, ").replace("Tuple", "List").replace("tuple", "list")
+        msg = messages.get(err["type"], plain)
         out.append(f"{_where(prefix, err['loc'])}: {msg}")
     return out
 
@@ -301,7 +302,7 @@ def _criterion(i: int, raw: dict[str, Any]) -> tuple[Criterion | None, list[str]
         problem = "required key missing" if kind is None else f"unknown kind {kind!r}"
         return None, [f"{where}.kind: {problem} (one of {', '.join(KINDS)})"]
     try:
-        return _ADAPTERS[kind].validate_python(raw), []
+        return cast(Criterion, _ADAPTERS[kind].validate_python(raw)), []  # KINDS holds the union's classes
     except ValidationError as exc:
         return None, _problems(where, exc)
 
@@ -314,7 +315,8 @@ def parse_rubric(raw: Any, source: str) -> Rubric:
         header = TypeAdapter(_Header).validate_python(raw)
     except ValidationError as exc:
         raise RubricError(f"{source}: " + "; ".join(_problems("", exc))) from exc
-    criteria, problems = [], []
+    criteria: list[Criterion] = []
+    problems: list[str] = []
     for i, item in enumerate(header.criteria):
         crit, errs = _criterion(i, item)
         problems.extend(errs)

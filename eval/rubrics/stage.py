@@ -4,7 +4,7 @@ of ``batch_rows()`` item lines mapped by the run's engine (a judge keeps them in
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +42,7 @@ def scorer_of(rubrics_path: str) -> Scorer:
 
 def score_shard(scorer: Scorer, batch: LineBatch) -> ScoredBatch:
     """Score lines come back as the UTF-8 bytes they are written in (see ``Checkpoint.write``)."""
-    scored = score_batch(scorer.book, batch, scorer.judge)
-    return replace(scored, text=scored.text.encode("utf-8"))
+    return score_batch(scorer.book, batch, scorer.judge).encoded()
 
 
 @dataclass

@@ -18,7 +18,8 @@ from eval.store import Checkpoint, batch_rows
 class Batch(Protocol):
     """One result: a text per output file with its line count, and where the input stands."""
 
-    position: dict[str, int]
+    @property
+    def position(self) -> dict[str, int]: ...
 
     @property
     def rows(self) -> int: ...

@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +90,7 @@ class Pair:
 def replay_and_score(state: _Both, shard: TicketShard) -> Pair:
     group, answered = state.replayer.replay(shard)
     scored = score_answered(state.scorer.book, answered)
-    return Pair(group, replace(scored, text=scored.text.encode("utf-8")))
+    return Pair(group, scored.encoded())
 
 
 @dataclass
