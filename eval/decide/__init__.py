@@ -27,18 +27,22 @@ from eval.decide.estimates import CategoryEstimates, category_estimates, item_ta
 from eval.decide.gates import eligibility, holm_family, tier_gates, tier_of
 from eval.decide.planning import audit_plan, ratings_needed, within_volume
 from eval.policy import Policy
-from eval.ratings.agreement import item_alpha, long_scores, reviewer_exclusion
+from eval.ratings.agreement import ReviewerExclusion, item_alpha, long_scores, reviewer_exclusion, write_agreement
 from eval.ratings.importer import read_item_index, read_ratings
 from eval.records import CategoryDecision, Decisions, Score
+from eval.run.folder import RunFolder
 from eval.store import read_jsonl, write_json
 
 
 def decide(
     ratings: pd.DataFrame, items: pd.DataFrame, scores: pd.DataFrame | None,
-    policy: Policy, rng: np.random.Generator,
+    policy: Policy, rng: np.random.Generator, exclusion: ReviewerExclusion | None = None,
 ) -> Decisions:
-    """Pure: unblinded ratings + item index (+ rubric scores) -> a tier per category."""
-    exclusion = reviewer_exclusion(ratings, policy.reviewers)
+    """Pure: unblinded ratings + item index (+ rubric scores) -> a tier per category.
+
+    ``exclusion``: already made from these ``ratings`` under ``policy.reviewers`` (else made here)."""
+    if exclusion is None:
+        exclusion = reviewer_exclusion(ratings, policy.reviewers)
     used = ratings[~ratings["reviewer"].isin(exclusion.excluded)]
     table = item_table(used, scores)
     tickets = items.groupby("category")["ticket_id"].nunique()
@@ -82,22 +86,31 @@ def decide_category(
 
 
 def decide_to_file(run_dir: Path, policy: Policy, seed: int) -> Decisions:
-    """Read RUN/ratings.jsonl, items.jsonl (and scores.jsonl if present); write RUN/decisions.json."""
+    """Read RUN/ratings.jsonl, items.jsonl (and scores.jsonl if present); write RUN/agreement.json,
+    then RUN/decisions.json (the decide stage's two files).
+
+    The reviewer exclusion is made once, here, from the ratings as read, and the same object goes
+    into both files, so they cannot name different reviewers. Reading it back from an existing
+    agreement.json instead would need a test that the file is current, and agreement.json records
+    neither the ratings nor the reviewer policy it was made from: a stale file would pass unseen.
+    """
     run_dir = Path(run_dir)
-    ratings = read_ratings(run_dir / "ratings.jsonl")
-    items = read_item_index(run_dir / "items.jsonl")
-    scores_path = run_dir / "scores.jsonl"
-    scores = read_scores(scores_path) if scores_path.exists() else None
-    decisions = decide(ratings, items, scores, policy, np.random.default_rng(seed))
+    folder = RunFolder(run_dir)
+    ratings = read_ratings(folder.ratings)
+    exclusion = reviewer_exclusion(ratings, policy.reviewers)
+    write_agreement(folder, ratings, exclusion, policy, seed)
+    items = read_item_index(folder.items)
+    scores = read_scores(folder.scores) if folder.scores.exists() else None
+    decisions = decide(ratings, items, scores, policy, np.random.default_rng(seed), exclusion)
     categories = within_volume(_with_judge(run_dir, decisions, policy), _weekly_items(run_dir, items))
     decisions = decisions.model_copy(update={"seed": seed, "categories": categories})
-    write_json(run_dir / "decisions.json", stats.rounded(decisions.model_dump(mode="json")))
+    write_json(folder.decisions, stats.rounded(decisions.model_dump(mode="json")))
     return decisions
 
 
 def _weekly_items(run_dir: Path, items: pd.DataFrame) -> dict[str, float]:
     """Agent turns per week and category, over the first-to-last ``created_at`` of the tickets."""
-    path = run_dir / "tickets.jsonl"
+    path = RunFolder(run_dir).tickets
     if not path.exists():
         return {}
     with open(path, encoding="utf-8") as fh:

@@ -24,6 +24,7 @@ from sklearn.metrics import cohen_kappa_score
 
 from eval.judges.pairwise import Pick, PairwiseVerdict
 from eval.records import UnblindedRating
+from eval.run.folder import RunFolder
 from eval.store import read_jsonl, write_json
 
 LABELS: tuple[Pick, ...] = ("ai", "human", "tie")
@@ -144,9 +145,10 @@ def judge_usable(calibration: Mapping[str, CategoryCalibration]) -> Callable[[st
 
 def calibration_to_file(run_dir: Path, min_items: int = 30) -> dict[str, CategoryCalibration]:
     """``judge_pairwise.jsonl`` + ``ratings.jsonl`` of a run → ``judge_calibration.json``."""
-    verdicts = read_jsonl(run_dir / "judge_pairwise.jsonl", PairwiseVerdict)
-    ratings = read_jsonl(run_dir / "ratings.jsonl", UnblindedRating)
+    folder = RunFolder(run_dir)
+    verdicts = read_jsonl(folder.judge_pairwise, PairwiseVerdict)
+    ratings = read_jsonl(folder.ratings, UnblindedRating)
     result = calibrate(verdicts, ratings, min_items)
-    write_json(run_dir / "judge_calibration.json",
+    write_json(folder.judge_calibration,
                {c: json.loads(cal.model_dump_json()) for c, cal in result.items()})
     return result

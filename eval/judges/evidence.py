@@ -19,6 +19,7 @@ from scipy import stats
 
 from eval.judges.calibration import CategoryCalibration
 from eval.judges.pairwise import PairwiseVerdict
+from eval.run.folder import RunFolder
 from eval.store import read_jsonl
 
 WIN = {"ai": 1.0, "tie": 0.5, "human": 0.0}
@@ -76,7 +77,7 @@ def judge_evidence(
 
 def judge_evidence_of_run(run_dir: Path, confidence: float = 0.95) -> dict[str, JudgeEvidence]:
     """From RUN/judge_pairwise.jsonl and judge_calibration.json; empty when no judge ran."""
-    verdicts_path, calibration_path = run_dir / "judge_pairwise.jsonl", run_dir / "judge_calibration.json"
+    verdicts_path, calibration_path = RunFolder(run_dir).judge_pairwise, RunFolder(run_dir).judge_calibration
     if not verdicts_path.exists():
         return {}
     calibration = {}

@@ -16,6 +16,7 @@ from threadpoolctl import threadpool_limits
 
 from eval.policy import Policy, ReviewerPolicy
 from eval.ratings.importer import read_ratings
+from eval.run.folder import RunFolder
 from eval.stats import rounded
 from eval.store import write_json
 
@@ -254,11 +255,13 @@ def reviewer_exclusion(ratings: pd.DataFrame, policy: ReviewerPolicy) -> Reviewe
 
 def agreement_report(
     ratings: pd.DataFrame, policy: ReviewerPolicy, n_boot: int, confidence: float,
-    rng: np.random.Generator,
+    rng: np.random.Generator, exclusion: ReviewerExclusion | None = None,
 ) -> dict:
     """The content of ``agreement.json``: alpha overall and per category, for all reviewers and
-    for the reliable ones, plus the per-reviewer table."""
-    exclusion = reviewer_exclusion(ratings, policy)
+    for the reliable ones, plus the per-reviewer table. ``exclusion``: already made from these
+    ``ratings`` under this ``policy`` (the decide stage passes the one its decisions use)."""
+    if exclusion is None:
+        exclusion = reviewer_exclusion(ratings, policy)
     reliable = ratings[~ratings["reviewer"].isin(exclusion.flagged)]
     out = {
         "confidence": confidence,
@@ -284,10 +287,21 @@ def _alpha_by_category(
 
 
 def agreement_to_file(run_dir: Path, policy: Policy, seed: int | None = None) -> dict:
-    """Read RUN/ratings.jsonl, write RUN/agreement.json; ``seed`` defaults to ``policy.seed``."""
-    run_dir = Path(run_dir)
-    ratings = read_ratings(run_dir / "ratings.jsonl")
-    rng = np.random.default_rng(policy.seed if seed is None else seed)
-    report = rounded(agreement_report(ratings, policy.reviewers, policy.bootstrap_resamples, policy.confidence, rng))
-    write_json(run_dir / "agreement.json", report)
+    """Read RUN/ratings.jsonl, write RUN/agreement.json alone; ``seed`` defaults to ``policy.seed``.
+
+    The decide stage does not call this: ``eval.decide.decide_to_file`` writes agreement.json
+    with the decisions, from one exclusion."""
+    folder = RunFolder(Path(run_dir))
+    ratings = read_ratings(folder.ratings)
+    return write_agreement(folder, ratings, reviewer_exclusion(ratings, policy.reviewers), policy,
+                           policy.seed if seed is None else seed)
+
+
+def write_agreement(folder: RunFolder, ratings: pd.DataFrame, exclusion: ReviewerExclusion, policy: Policy,
+                    seed: int) -> dict:
+    """RUN/agreement.json from ratings already read and the exclusion made from them."""
+    rng = np.random.default_rng(seed)
+    report = rounded(agreement_report(ratings, policy.reviewers, policy.bootstrap_resamples, policy.confidence, rng,
+                                      exclusion))
+    write_json(folder.agreement, report)
     return report

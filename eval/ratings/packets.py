@@ -33,6 +33,7 @@ from eval.ratings.sampling import (  # noqa: F401  (re-exported: callers import 
     zero_failure_n,
 )
 from eval.records import BlindKey, Item, Side, UnblindedRating
+from eval.run.folder import RunFolder
 from eval.run.manifest import config_of_run, load_manifest, update_manifest
 from eval.store import atomic_writer, read_jsonl, write_json, write_jsonl
 
@@ -167,11 +168,12 @@ def _round_state(run_dir: Path) -> tuple[int, list[BlindKey], dict[str, Any] | N
     Without decisions.json this is round 0 and the key is written afresh. With it, the round is
     one after the last round that has ratings, so re-running ``packets`` redraws the same round.
     """
-    decisions_path = run_dir / "decisions.json"
+    run = RunFolder(run_dir)
+    decisions_path = run.decisions
     if not decisions_path.exists():
         return 0, [], None
     decisions = json.loads(decisions_path.read_text(encoding="utf-8"))
-    key_path, ratings_path = run_dir / "key.jsonl", run_dir / "ratings.jsonl"
+    key_path, ratings_path = run.key, run.ratings
     prior = list(read_jsonl(key_path, BlindKey)) if key_path.exists() else []
     rated = {r.item_id for r in read_jsonl(ratings_path, UnblindedRating)} if ratings_path.exists() else set()
     rounds = {k.round for k in prior if k.item_id in rated}
@@ -249,8 +251,9 @@ def write_packets(run_dir: Path, spec: PacketSpec, policy: Policy, seed: int,
     ``guidelines`` (the shipped default when None) go into packets/ with the round they belong to.
     """
     run_dir = Path(run_dir)
-    index, ai_errors, names = _scan_items(run_dir / "items.jsonl")
-    scores_path = run_dir / "scores.jsonl"
+    run = RunFolder(run_dir)
+    index, ai_errors, names = _scan_items(run.items)
+    scores_path = run.scores
     scores = read_scores(scores_path) if scores_path.exists() else pd.DataFrame(
         columns=["item_id", "side", "score", "critical_fail"])
     scores = scores.merge(index, on="item_id", how="inner")
@@ -261,10 +264,10 @@ def write_packets(run_dir: Path, spec: PacketSpec, policy: Policy, seed: int,
     sample = sample_items(pool, targets, gold_candidates(scores), spec, rng)
     assignments = assign(sample.items, spec, rng, {k.rating_id for k in prior})
     wanted = set(sample.items["item_id"])
-    items = {i.item_id: i for i in read_jsonl(run_dir / "items.jsonl", Item) if i.item_id in wanted}
+    items = {i.item_id: i for i in read_jsonl(run.items, Item) if i.item_id in wanted}
     rows, before, after = packet_rows(assignments, items, names)
     audit = audit_blinding(before, after, rng)
-    folder = run_dir / "packets"
+    folder = run.packets
     if rnd == 0:  # a fresh key: packets of an earlier draw are void
         for stale in (*folder.glob("*.jsonl"), *folder.glob("*.csv"), *folder.glob("*.labelstudio.json")):
             stale.unlink()
@@ -276,15 +279,15 @@ def write_packets(run_dir: Path, spec: PacketSpec, policy: Policy, seed: int,
         (BlindKey(rating_id=a.rating_id, item_id=a.item_id, x=a.x, y="human" if a.x == "ai" else "ai",
                   gold=a.gold, reviewer=a.reviewer, round=rnd) for a in assignments),
         key=lambda k: (k.item_id, k.reviewer or ""))
-    write_jsonl(run_dir / "key.jsonl", key, private=True)
-    _tokens(folder / "tokens.json", spec.reviewers, keep_others=rnd > 0)
-    write_json(run_dir / "blinding_audit.json", audit.model_dump(mode="json"))
+    write_jsonl(run.key, key, private=True)
+    _tokens(run.tokens, spec.reviewers, keep_others=rnd > 0)
+    write_json(run.blinding_audit, audit.model_dump(mode="json"))
     summary = PacketSummary(
         round=rnd, reviewers=list(spec.reviewers), per_reviewer=spec.per_reviewer,
         capacity=spec.per_reviewer * len(spec.reviewers), items=len(sample.items), ratings=len(assignments),
         per_reviewer_counts={r: len(rows.get(r, [])) for r in spec.reviewers}, categories=sample.plans,
         ai_errors_skipped=ai_errors, notes=sample.notes, audit=audit,
-        files=[str(p) for p in files] + [str(run_dir / "key.jsonl"), str(run_dir / "blinding_audit.json")],
+        files=[str(p) for p in files] + [str(run.key), str(run.blinding_audit)],
     )
     update_manifest(run_dir, stages={"packets": {"summary": summary.model_dump(mode="json", exclude={"files"})}})
     return summary

@@ -18,6 +18,7 @@ from eval.report.figures import draw_all
 from eval.report.html import render_html
 from eval.report.markdown import render_markdown
 from eval.report.sources import load_run, read_items
+from eval.run.folder import RunFolder
 from eval.store import atomic_writer
 
 __all__ = ["Comparison", "ExampleSpec", "ReportSummary", "compare_dirs", "compare_runs", "write_report"]
@@ -35,19 +36,20 @@ class ReportSummary(BaseModel):
 def write_report(run_dir: Path, spec: ExampleSpec | None = None) -> ReportSummary:
     """Read decisions.json (+ agreement, ratings, scores, tickets, items); write the report files."""
     run_dir = Path(run_dir)
+    folder = RunFolder(run_dir)
     data = load_run(run_dir)
     decisions = data.decisions
-    index = read_item_index(run_dir / "items.jsonl")
+    index = read_item_index(folder.items)
     picks = pick_examples(data.ratings, data.scores, dict(zip(index["item_id"], index["category"])),
                           [c.category for c in decisions.categories], decisions.reviewers_excluded, spec or ExampleSpec())
     wanted = {p.item_id for cat_picks in picks.values() for p in cat_picks}
-    items, agent_texts, n_items = read_items(run_dir / "items.jsonl", wanted)
+    items, agent_texts, n_items = read_items(folder.items, wanted)
     examples = render_examples(picks, items, agent_texts)
     facts = data_facts(decisions, data.ticket_stats, n_items, data.ratings, data.manifest)
     report = build_report(decisions, data.raw_decisions, examples, data.ticket_stats, data.agreement, facts,
                           data.manifest)
-    figures = draw_all(decisions, tier_shares(decisions), data.agreement, run_dir / "figures")
-    html_path, md_path = run_dir / "report.html", run_dir / "report.md"
+    figures = draw_all(decisions, tier_shares(decisions), data.agreement, folder.figures)
+    html_path, md_path = folder.report_html, folder.report_md
     html = render_html(report, figures)
     with atomic_writer(html_path) as fh:
         fh.write(html)

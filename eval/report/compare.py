@@ -15,6 +15,7 @@ from rich.table import Table
 from eval.decide.estimates import QUANTITIES
 from eval.records import CategoryDecision, Decisions, Tier
 from eval.report.sources import read_decisions
+from eval.run.folder import RunFolder
 from eval.store import atomic_writer, write_json
 
 Change = Literal["gained", "lost", "same", "added", "removed"]
@@ -158,8 +159,8 @@ def comparison_table(cmp: Comparison) -> Table:
 
 def compare_dirs(run_a: Path, run_b: Path, out_dir: Path | None = None) -> tuple[Comparison, list[Path]]:
     """Compare two run folders' decisions; write compare.json and compare.md into ``out_dir`` (default B)."""
-    a, _ = read_decisions(Path(run_a) / "decisions.json")
-    b, _ = read_decisions(Path(run_b) / "decisions.json")
+    a, _ = read_decisions(RunFolder(Path(run_a)).decisions)
+    b, _ = read_decisions(RunFolder(Path(run_b)).decisions)
     cmp = compare_runs(a, b, str(run_a), str(run_b))
     out_dir = Path(out_dir or run_b)
     paths = [out_dir / "compare.json", out_dir / "compare.md"]

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from eval.decide import read_scores
 from eval.ratings.importer import read_ratings
 from eval.records import Decisions, Item
+from eval.run.folder import RunFolder
 from eval.run.manifest import load_manifest
 from eval.store import RecordError, read_jsonl
 
@@ -91,12 +92,13 @@ def _handle_time(meta: dict[str, Any], path: Path, line: int) -> float:
 
 
 def read_ticket_stats(run_dir: Path) -> TicketStats:
-    path = run_dir / "tickets.jsonl"
+    folder = RunFolder(run_dir)
+    path = folder.tickets
     rows = [
         (t.category, _created(t.created_at, path, n), _handle_time(t.metadata, path, n))
         for n, t in enumerate(read_jsonl(path, _TicketRef), start=1)
     ]
-    quarantine = run_dir / "quarantine.jsonl"
+    quarantine = folder.quarantine
     quarantined = sum(1 for line in quarantine.open(encoding="utf-8") if line.strip()) if quarantine.exists() else 0
     frame = pd.DataFrame(rows, columns=["category", "created", "handle_time_s"])
     frame["created"] = pd.to_datetime(frame["created"], utc=True)
@@ -120,12 +122,12 @@ def read_items(path: Path, wanted: set[str]) -> tuple[dict[str, Item], list[str]
 def load_run(run_dir: Path) -> RunData:
     """Everything but the example items (chosen from these tables, then read by ``read_items``)."""
     run_dir = Path(run_dir)
-    decisions, raw = read_decisions(run_dir / "decisions.json")
-    agreement_path = run_dir / "agreement.json"
-    agreement = read_json_file(agreement_path) if agreement_path.exists() else {}
-    ratings = read_ratings(run_dir / "ratings.jsonl") if (run_dir / "ratings.jsonl").exists() else pd.DataFrame(
+    folder = RunFolder(run_dir)
+    decisions, raw = read_decisions(folder.decisions)
+    agreement = read_json_file(folder.agreement) if folder.agreement.exists() else {}
+    ratings = read_ratings(folder.ratings) if folder.ratings.exists() else pd.DataFrame(
         columns=["item_id", "category", "reviewer", "score_ai", "score_human", "critical_ai"])
-    scores = read_scores(run_dir / "scores.jsonl") if (run_dir / "scores.jsonl").exists() else None
+    scores = read_scores(folder.scores) if folder.scores.exists() else None
     return RunData(
         run_dir=run_dir, decisions=decisions, raw_decisions=raw, agreement=agreement,
         manifest=load_manifest(run_dir), ratings=ratings, scores=scores,

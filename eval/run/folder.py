@@ -82,3 +82,52 @@ class RunFolder:
     @property
     def key(self) -> Path:
         return self.path("key")
+
+    @property
+    def judge_pairwise(self) -> Path:
+        return self.path("judge_pairwise")
+
+    @property
+    def judge_calibration(self) -> Path:
+        return self.path("judge_calibration")
+
+    @property
+    def packets(self) -> Path:
+        return self.path("packets")
+
+    @property
+    def tokens(self) -> Path:
+        """The reviewers' app links, kept inside packets/ (private)."""
+        return self.packets / "tokens.json"
+
+    @property
+    def blinding_audit(self) -> Path:
+        return self.path("blinding_audit")
+
+    @property
+    def app_ratings(self) -> Path:
+        return self.path("app_ratings")
+
+    @property
+    def ratings_rejected(self) -> Path:
+        return self.path("ratings_rejected")
+
+    @property
+    def agreement(self) -> Path:
+        return self.path("agreement")
+
+    @property
+    def decisions(self) -> Path:
+        return self.path("decisions")
+
+    @property
+    def report_html(self) -> Path:
+        return self.path("report_html")
+
+    @property
+    def report_md(self) -> Path:
+        return self.path("report_md")
+
+    @property
+    def figures(self) -> Path:
+        return self.path("figures")

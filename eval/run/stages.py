@@ -158,12 +158,9 @@ def policy_of(cfg: RunConfig) -> Any:
 def _run_decide(ctx: Context) -> Any:
     """Reviewer agreement (RUN/agreement.json), then the tier per category (RUN/decisions.json)."""
     from eval.decide import decide_to_file
-    from eval.ratings import agreement_to_file
 
     started = time.perf_counter()
-    policy = policy_of(ctx.cfg)
-    agreement_to_file(ctx.folder.root, policy, ctx.cfg.seed)
-    decisions = decide_to_file(ctx.folder.root, policy, ctx.cfg.seed)
+    decisions = decide_to_file(ctx.folder.root, policy_of(ctx.cfg), ctx.cfg.seed)
     record(ctx, "decide", started, decisions, exclude={"categories", "policy"})
     update_manifest(ctx.folder, tiers={c.category: c.tier for c in decisions.categories})
     return decisions

@@ -31,7 +31,10 @@ from eval.synth.truth import BY_NAME, CATEGORIES, RATED_TARGET, TIER_RULE, plant
 CHUNK = 2_000
 RATINGS_STREAM = 1_000_003
 """Seed stream of the ratings round, distinct from every chunk index."""
-FILES = ("tickets.jsonl", "ai_answers.jsonl", "key.jsonl", "ratings.jsonl", "truth.json")
+TICKETS, AI_ANSWERS, KEY, RATINGS, TRUTH = "tickets.jsonl", "ai_answers.jsonl", "key.jsonl", "ratings.jsonl", "truth.json"
+"""The dataset folder's files, named here only. A dataset is the input of a run, not a run folder
+(``eval.run.folder``): that some names are the same is a convention, not a shared constant."""
+FILES = (TICKETS, AI_ANSWERS, KEY, RATINGS, TRUTH)
 
 
 class SynthSummary(BaseModel):
@@ -160,7 +163,7 @@ def _write_truth(out: Path, seed: int, total: int, tallies: dict[str, CategoryTa
         "answer_fields": ["item_id", "human_quality", "human_critical", "human_style",
                           "ai_quality", "ai_critical", "ai_style"],
     }
-    with atomic_writer(out / "truth.json") as fh, open(rows_path, encoding="utf-8") as rows:
+    with atomic_writer(out / TRUTH) as fh, open(rows_path, encoding="utf-8") as rows:
         fh.write(json.dumps(head, indent=1, ensure_ascii=False)[:-2])
         fh.write(',\n "answers": [\n')
         first = True
@@ -190,8 +193,8 @@ def write_synth(out_dir: Path, tickets: int, seed: int, advance: Callable[[int],
     sample_heaps: dict[str, list] = {}
     n_ai = 0
     with ExitStack() as stack:
-        t_fh = stack.enter_context(atomic_writer(out_dir / "tickets.jsonl"))
-        a_fh = stack.enter_context(atomic_writer(out_dir / "ai_answers.jsonl"))
+        t_fh = stack.enter_context(atomic_writer(out_dir / TICKETS))
+        a_fh = stack.enter_context(atomic_writer(out_dir / AI_ANSWERS))
         r_fh = stack.enter_context(open(rows_path, "w", encoding="utf-8", newline="\n"))
         for chunk in _chunks(seed, tickets, workers, chunk_size):
             t_fh.write(chunk.tickets)
@@ -208,16 +211,15 @@ def write_synth(out_dir: Path, tickets: int, seed: int, advance: Callable[[int],
     dice = Dice(np.random.default_rng([seed, RATINGS_STREAM]))
     packets = assign(dice, items)
     rating_rows = ratings(dice, packets)
-    with atomic_writer(out_dir / "key.jsonl") as fh:
+    with atomic_writer(out_dir / KEY) as fh:
         fh.writelines(json.dumps(p.key(), separators=(",", ":")) + "\n" for p in packets)
-    with atomic_writer(out_dir / "ratings.jsonl") as fh:
+    with atomic_writer(out_dir / RATINGS) as fh:
         fh.writelines(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in rating_rows)
     _write_truth(out_dir, seed, tickets, tallies, items, packets, rows_path)
     rows_path.unlink()
     return SynthSummary(
         out_dir=str(out_dir), seed=seed, tickets=tickets,
-        files={"tickets.jsonl": tickets, "ai_answers.jsonl": n_ai, "key.jsonl": len(packets),
-               "ratings.jsonl": len(rating_rows), "truth.json": n_ai},
+        files={TICKETS: tickets, AI_ANSWERS: n_ai, KEY: len(packets), RATINGS: len(rating_rows), TRUTH: n_ai},
         categories={name: t.tickets for name, t in tallies.items()},
         agent_turns=n_ai, rated_items=len(packets), ratings=len(rating_rows),
     )

@@ -23,6 +23,7 @@ from typing import Any
 
 from eval.errors import MissingInput
 from eval.records import BlindKey, Rating
+from eval.run.folder import RunFolder
 from eval.store import read_jsonl
 
 DB_NAME = "ratings_app.sqlite"
@@ -85,8 +86,8 @@ def _add_facts_column(conn: sqlite3.Connection) -> None:
 
 def load_packets(path: Path, run_dir: Path) -> int:
     """Create the store and add the queues of RUN/packets (rows already loaded are kept as they are)."""
-    folder = Path(run_dir) / "packets"
-    tokens_file = folder / "tokens.json"
+    run = RunFolder(Path(run_dir))
+    folder, tokens_file = run.packets, run.tokens
     if not tokens_file.exists():
         raise MissingInput(f"{tokens_file}: no reviewer tokens; run `support-eval packets` first")
     tokens = json.loads(tokens_file.read_text(encoding="utf-8"))
@@ -111,7 +112,7 @@ def load_packets(path: Path, run_dir: Path) -> int:
                      json.dumps([t.model_dump() for t in row.context], ensure_ascii=False),
                      row.answer_x, row.answer_y, json.dumps(row.facts, ensure_ascii=False)))
                 added += cur.rowcount
-        _drop_void(conn, Path(run_dir) / "key.jsonl")
+        _drop_void(conn, run.key)
         conn.execute("COMMIT")
     return added
 

@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from eval.ratings.app import db
 from eval.ratings.guidelines import read_packet_guidelines
+from eval.run.folder import RunFolder
 
 HERE = Path(__file__).parent
 MAX_BODY = 64 * 1024
@@ -90,7 +91,7 @@ def create_app(run_dir: Path, db_file: Path | None = None) -> FastAPI:
     """The app for one run; loads RUN/packets into the store (idempotent) before serving."""
     path = db_file or db.db_path(run_dir)
     db.load_packets(path, run_dir)
-    guidelines = read_packet_guidelines(Path(run_dir) / "packets")
+    guidelines = read_packet_guidelines(RunFolder(Path(run_dir)).packets)
     app = FastAPI(title="support-eval rating", docs_url=None, redoc_url=None, openapi_url=None)
     templates = Jinja2Templates(directory=HERE / "templates")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
