@@ -230,7 +230,7 @@ def serve(
     from eval.ratings.app.server import reviewer_links
     from eval.ratings.app.server import serve as serve_app
 
-    tokens_file = RunFolder(run_dir).path("packets") / "tokens.json"
+    tokens_file = RunFolder(run_dir).tokens
     if not tokens_file.exists():
         console.print(f"[red]error:[/red] {tokens_file} not found; run `support-eval packets {run_dir}` first")
         raise typer.Exit(EXIT_INPUT)

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from eval.errors import MissingInput
 from eval.decide import read_scores
 from eval.ratings.importer import read_ratings
 from eval.records import Decisions, Item
@@ -57,7 +58,7 @@ def read_json_file(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise FileNotFoundError(f"{path}: not found; run `support-eval decide` on the run first") from exc
+        raise MissingInput(f"{path}: not found; run `support-eval decide` on the run first", file=path) from exc
     except json.JSONDecodeError as exc:
         raise RecordError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from exc
 

@@ -10,6 +10,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from eval.errors import GateFailed
 from eval.config import ConfigError, PrecomputedResponder, RunConfig
 from eval.engines import EngineName, engine_for
 from eval.rubrics.spec import rubric_files
@@ -29,7 +30,7 @@ from eval.run.stages import STAGES, Bar, Context, finished, record
 from eval.store import writing
 
 
-class QuarantineExceeded(RuntimeError):
+class QuarantineExceeded(GateFailed):
     """More of the input was rejected than the config allows: the data needs a look first."""
 
 

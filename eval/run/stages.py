@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from eval.config import ConfigError, RunConfig
 from eval.engines import Engine
+from eval.errors import MissingInput
 from eval.progress import Advance
 from eval.run.folder import Artifact, RunFolder
 from eval.run.manifest import completed_stage, now, stage_files, update_manifest
@@ -41,7 +42,7 @@ class Context:
 @dataclass(frozen=True)
 class Stage:
     """``resumable``: a finished run of it whose files are unchanged is skipped (the judge,
-    which calls a model and records no files, always runs)."""
+    which calls a model and records no files, always runs). ``optional``: reads it can do without."""
 
     name: str
     reads: tuple[Artifact, ...]
@@ -50,6 +51,7 @@ class Stage:
     summary: Callable[[dict[str, Any], RunFolder], Any]
     wanted: Callable[[RunConfig], bool] = lambda cfg: True
     resumable: bool = True
+    optional: tuple[Artifact, ...] = ()
 
 
 def record(ctx: Context, stage: str, started: float, summary: BaseModel, exclude: set[str] | None = None,
@@ -73,7 +75,14 @@ def finished(folder: RunFolder, name: str) -> Any | None:
 
 def run_stage(name: str, cfg: RunConfig, folder: RunFolder, bar: Bar, engine: Engine | None = None) -> Any:
     """One stage alone (a CLI verb), reading what the stage before it left in the folder."""
-    return STAGES[name].run(Context(cfg, folder, bar, engine))
+    stage = STAGES[name]
+    for artifact in stage.reads:
+        if artifact not in stage.optional and not folder.path(artifact).exists():
+            maker = next(s.name for s in STAGES.values() if artifact in s.writes)
+            raise MissingInput(f"{folder.path(artifact)}: not found; `support-eval {name}` needs the output of "
+                               f"{maker} (run `support-eval run` or `support-eval {maker}` first)",
+                               file=folder.path(artifact))
+    return stage.run(Context(cfg, folder, bar, engine))
 
 
 def _run_ingest(ctx: Context) -> Any:
@@ -225,9 +234,10 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
     Stage("score", ("items",), ("scores",), _run_score, _model("eval.rubrics.score", "ScoreSummary")),
     Stage("ratings", ("items",), ("ratings", "ratings_rejected"), import_ratings_into, _ratings_summary, _rated),
     Stage("judge", ("items", "ratings"), ("judge_pairwise", "judge_calibration"), _run_judge, lambda s, f: s,
-          lambda cfg: cfg.judge is not None and cfg.judge.pairwise, resumable=False),
-    Stage("decide", ("ratings", "items", "scores"), ("agreement", "decisions"), _run_decide, _decisions, _rated),
+          lambda cfg: cfg.judge is not None and cfg.judge.pairwise, resumable=False, optional=("ratings",)),
+    Stage("decide", ("ratings", "items", "scores"), ("agreement", "decisions"), _run_decide, _decisions, _rated,
+          optional=("scores",)),
     Stage("report", ("decisions", "agreement", "ratings", "scores", "items", "tickets"), ("report_html", "report_md"),
-          _run_report, _model("eval.report", "ReportSummary"), _rated),
+          _run_report, _model("eval.report", "ReportSummary"), _rated, optional=("agreement", "ratings", "scores", "tickets")),
 )}
 """In run order."""

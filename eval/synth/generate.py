@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel
 
+from eval.run.folder import NAMES
 from eval.errors import UsageError
 from eval.store import atomic_writer
 from eval.synth.conversations import AnswerTruth, build_ticket
@@ -31,7 +32,9 @@ from eval.synth.truth import BY_NAME, CATEGORIES, RATED_TARGET, TIER_RULE, plant
 CHUNK = 2_000
 RATINGS_STREAM = 1_000_003
 """Seed stream of the ratings round, distinct from every chunk index."""
-TICKETS, AI_ANSWERS, KEY, RATINGS, TRUTH = "tickets.jsonl", "ai_answers.jsonl", "key.jsonl", "ratings.jsonl", "truth.json"
+TICKETS, KEY, RATINGS = NAMES["tickets"], NAMES["key"], NAMES["ratings"]
+"""A dataset's tickets, key and reviewer ratings are named like the run-folder files of the same format."""
+AI_ANSWERS, TRUTH = "ai_answers.jsonl", "truth.json"
 """The dataset folder's files, named here only. A dataset is the input of a run, not a run folder
 (``eval.run.folder``): that some names are the same is a convention, not a shared constant."""
 FILES = (TICKETS, AI_ANSWERS, KEY, RATINGS, TRUTH)
