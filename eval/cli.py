@@ -203,13 +203,14 @@ def packets(
         policy, seed = policy_of_run(run_dir)
         summary = write_packets(run_dir, spec, policy, seed, guidelines_of_run(run_dir))
     out.print(packets_table(summary))
+    audit = summary.audit
     out.print(f"{summary.items} items, {summary.ratings} ratings for {len(summary.reviewers)} reviewers "
               f"(round {summary.round}); blinding audit AUC before stripping "
-              f"{_auc(summary.audit.auc_before)}, after {_auc(summary.audit.auc_after)}")
+              f"{_auc(audit.auc_before if audit else None)}, after {_auc(audit.auc_after if audit else None)}")
     for note in summary.notes:
         console.print(f"[yellow]note:[/yellow] {note}")
-    if summary.audit.warning:
-        console.print(f"[yellow]warning:[/yellow] blinding audit: {summary.audit.warning}")
+    if audit and audit.warning:
+        console.print(f"[yellow]warning:[/yellow] blinding audit: {audit.warning}")
     folder = RunFolder(run_dir)
     _paths("Wrote", [folder.path("packets"), folder.key, folder.path("blinding_audit")])
 

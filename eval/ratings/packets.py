@@ -54,7 +54,7 @@ class PacketSummary(BaseModel):
     categories: list[CategoryPlan]
     ai_errors_skipped: int
     notes: list[str]
-    audit: BlindingAudit
+    audit: BlindingAudit | None = None
     files: list[str] = []
 
 
