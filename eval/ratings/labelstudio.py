@@ -18,6 +18,7 @@ from eval.errors import UserError
 
 CONFIG = """<View>
   <Header value="Category: $category"/>
+  <Header value="Ticket facts: $facts" size="6"/>
   <Text name="context" value="$context" granularity="paragraph"/>
   <View style="display: flex; gap: 1em;">
     <View style="flex: 1;">
@@ -67,13 +68,18 @@ def context_text(context: Sequence[tuple[str, str]]) -> str:
     return "\n\n".join(f"{role}: {text}" for role, text in context)
 
 
+def facts_text(facts: Sequence[Sequence[str]]) -> str:
+    """Ticket facts on one line ("order_id: A-1; plan: pro"), for spreadsheets and Label Studio."""
+    return "; ".join(f"{key}: {value}" for key, value in facts) or "none"
+
+
 def tasks(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Label Studio tasks for one reviewer's packet rows (rating_id and reviewer ride along in data)."""
     return [
         {"data": {
             "rating_id": r["rating_id"], "reviewer": r["reviewer"], "position": r["position"],
             "category": r["category"], "context": context_text([(t["role"], t["text"]) for t in r["context"]]),
-            "answer_x": r["answer_x"], "answer_y": r["answer_y"],
+            "answer_x": r["answer_x"], "answer_y": r["answer_y"], "facts": facts_text(r.get("facts") or []),
         }}
         for r in rows
     ]

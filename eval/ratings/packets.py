@@ -209,7 +209,7 @@ def _write_reviewer(folder: Path, reviewer: str, rows: list[PacketRow]) -> list[
         for row in rows:
             cells = row.model_dump()
             cells["context"] = labelstudio.context_text([(t["role"], t["text"]) for t in cells["context"]])
-            cells["facts"] = "; ".join(f"{k}: {v}" for k, v in cells["facts"])
+            cells["facts"] = labelstudio.facts_text(cells["facts"])
             writer.writerow({k: "" if cells[k] is None else cells[k] for k in CSV_COLUMNS})
     write_json(ls, labelstudio.tasks([r.model_dump() for r in rows]))
     return [jsonl, table, ls]

@@ -96,3 +96,14 @@ def test_guidelines_of_the_run_config_reach_the_packets_and_the_page(tmp_path: P
     queue = TestClient(create_app(run)).get(f"/api/{token}/queue").json()["items"]
     shown = {k for item in queue for k, _ in item["facts"]}
     assert len(queue) == 30 and "order_id" in shown and shown <= {"order_id", "amount", "plan"}
+
+
+def test_label_studio_tasks_and_config_show_the_facts(tmp_path: Path) -> None:
+    run = make_run(tmp_path)
+    with_meta = [i.model_copy(update={"metadata": {"order_id": "A-1234", "plan": "pro", "csat": 5}})
+                 for i in read_jsonl(run / "items.jsonl", Item)]
+    write_jsonl(run / "items.jsonl", with_meta)
+    write_packets(run, PacketSpec(REVIEWERS, per_reviewer=10), Policy(), seed=0)
+    tasks = json.loads((run / "packets" / "qa_01.labelstudio.json").read_text())
+    assert tasks and all(t["data"]["facts"] == "order_id: A-1234; plan: pro" for t in tasks)
+    assert "$facts" in (run / "packets" / "labelstudio_config.xml").read_text()
