@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -20,9 +22,10 @@ from eval.ingest.quarantine import REASONS, IngestError, Problem
 from eval.ingest.sources import BATCH, SourceRow, is_jsonl_file, read_rows
 from eval.ingest.validate import KeptIds, check_record
 from eval.records import Quarantined, Ticket
+from eval.run.batches import checkpointed
 from eval.run.folder import RunFolder
 from eval.run.manifest import update_manifest
-from eval.store import Checkpoint, batch_rows, file_stat
+from eval.store import batch_rows, file_stat
 
 Advance = Callable[[int], None]
 
@@ -133,13 +136,13 @@ def ingest_to_dir(
     tally: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     folder = RunFolder(out_dir)
-    with Checkpoint([folder.tickets, folder.quarantine], key) as out:
-        resumed = out.open()
-        done = resumed["position"]["records"] if resumed else 0
+    counts = RecordCounts(tally, reasons)
+
+    def start(position: dict[str, int], _: object) -> tuple[RecordCounts, Iterator[RecordBatch]]:
         judged = _judged(paths, mapping, max_text_chars, advance, tally, workers or available_cpus())
-        _write_records(out, judged, done, tally, reasons)
-        _reconcile(tally, [o.lines for o in out.outputs])
-        out.finish()
+        return counts, _batches(judged, position.get("records", 0), counts)
+
+    checkpointed([folder.tickets, folder.quarantine], key, start, verify=_reconcile)
     summary = IngestSummary(
         read=tally["read"], kept=tally["kept"], quarantined=tally["quarantined"],
         by_reason={reason: reasons[reason] for reason in REASONS if reasons[reason]},
@@ -163,41 +166,71 @@ def _judged(
     return ((isinstance(r, Ticket), getattr(r, "reason", ""), r.model_dump_json()) for r in records)
 
 
-def _write_records(
-    out: Checkpoint, judged: Iterator[Judged], done: int, tally: Counter[str], reasons: Counter[str]
-) -> None:
-    """Count every record; write those after ``done`` (the ones a resumed checkpoint lacks)."""
+@dataclass
+class RecordBatch:
+    """Output lines of consecutive records (tickets, quarantined) and the records read up to them."""
+
+    tickets: list[str] = field(default_factory=list)
+    quarantined: list[str] = field(default_factory=list)
+    records: int = 0
+
+    @property
+    def position(self) -> dict[str, int]:
+        return {"records": self.records}
+
+    @property
+    def rows(self) -> int:
+        return len(self.tickets) + len(self.quarantined)
+
+    @property
+    def done(self) -> int:
+        return 0  # the judge moves the progress bar itself, record by record
+
+    def texts(self) -> tuple[tuple[str, int], tuple[str, int]]:
+        """One write per file and batch: a write per record cost more than serialising it."""
+        return ("".join(self.tickets), len(self.tickets)), ("".join(self.quarantined), len(self.quarantined))
+
+
+@dataclass
+class RecordCounts:
+    """Every record counted, also those a resumed ingest judges again without writing them."""
+
+    tally: Counter[str]
+    reasons: Counter[str]
+
+    def count(self, is_ticket: bool, reason: str) -> None:
+        self.tally["kept" if is_ticket else "quarantined"] += 1
+        if not is_ticket:
+            self.reasons[reason] += 1
+
+    def add(self, batch: RecordBatch) -> None:
+        """Counted as judged, in ``count``: the written batches are only those after ``done``."""
+
+    def state(self) -> dict[str, Any]:
+        return {}
+
+
+def _batches(judged: Iterator[Judged], done: int, counts: RecordCounts) -> Iterator[RecordBatch]:
+    """Batches of ``batch_rows()`` records after the first ``done`` (the ones a resumed checkpoint
+    lacks), so commits fall where they fell in the run that was killed."""
     rows = batch_rows()
-    pending: tuple[list[str], list[str]] = ([], [])
-    kept = quarantined = 0
+    batch = RecordBatch(records=done)
     for n, (is_ticket, reason, line) in enumerate(judged, start=1):
-        if is_ticket:
-            kept += 1
-            lines = pending[0]
-        else:
-            quarantined += 1
-            reasons[reason] += 1
-            lines = pending[1]
-        if n > done:
-            lines.append(line + "\n")
-            if n % rows == 0:
-                _flush(out, pending)
-                out.commit({"records": n}, {})
-    _flush(out, pending)
-    tally["kept"], tally["quarantined"] = kept, quarantined
+        counts.count(is_ticket, reason)
+        if n <= done:
+            continue
+        (batch.tickets if is_ticket else batch.quarantined).append(line + "\n")
+        batch.records = n
+        if n % rows == 0:
+            yield batch
+            batch = RecordBatch(records=n)
+    if batch.rows:
+        yield batch
 
 
-def _flush(out: Checkpoint, pending: tuple[list[str], list[str]]) -> None:
-    """One write per file and batch: a write per record (hashing, error wrapping) cost more than
-    serializing the record."""
-    for index, lines in enumerate(pending):
-        if lines:
-            out.write(index, "".join(lines), len(lines))
-            lines.clear()
-
-
-def _reconcile(tally: Counter[str], lines: list[int]) -> None:
+def _reconcile(counts: RecordCounts, lines: list[int]) -> None:
     """Records in = tickets + quarantined, and both files hold exactly those lines."""
+    tally = counts.tally
     if tally["read"] != tally["kept"] + tally["quarantined"] or lines != [tally["kept"], tally["quarantined"]]:
         raise RuntimeError(
             f"ingest lost track of records: read {tally['read']}, kept {tally['kept']}, quarantined "

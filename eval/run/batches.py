@@ -46,9 +46,12 @@ Start = Callable[[dict[str, int], Resumed], tuple[T, Iterator[B]]]
 
 
 def checkpointed(paths: Sequence[Path], key: dict[str, Any], start: Start[T, B],
-                 advance: Callable[[int], None] | None = None) -> T:
+                 advance: Callable[[int], None] | None = None,
+                 verify: Callable[[T, list[int]], None] | None = None) -> T:
     """Write ``start``'s results to ``paths``; ``start(position, state)`` gets where a resumed
-    stage stands (the beginning and None when fresh). ``advance(n)``: n more units done."""
+    stage stands (the beginning and None when fresh). ``advance(n)``: n more units done.
+    ``verify(totals, lines per file)`` runs before the files take their final names, so a stage
+    whose counts do not reconcile never leaves files that look finished."""
     with Checkpoint(list(paths), key) as out:
         resumed = out.open()
         position = resumed["position"] if resumed else {"offset": 0, "line": 0}
@@ -64,5 +67,7 @@ def checkpointed(paths: Sequence[Path], key: dict[str, Any], start: Start[T, B],
                 pending = 0
             if advance is not None:
                 advance(result.done)
+        if verify is not None:
+            verify(totals, [o.lines for o in out.outputs])
         out.finish()
     return totals
