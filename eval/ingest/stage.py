@@ -223,7 +223,8 @@ def _batches(judged: Iterator[Judged], done: int, counts: RecordCounts) -> Itera
         batch.records = n
         if n % rows == 0:
             yield batch
-            batch = RecordBatch(records=n)
+            batch.tickets.clear()  # written once the loop asks for more: free its lines before the next fill
+            batch.quarantined.clear()
     if batch.rows:
         yield batch
 
