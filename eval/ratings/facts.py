@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from eval.blinding import cut
 from eval.redact import redact
 
 MAX_FACTS = 12
@@ -25,8 +26,7 @@ _PERSONAL = re.compile(r"name|email|phone|address|iban|card|birth|password|token
 
 def _shown(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
-    text = redact(text)
-    return text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS] + " (cut)"
+    return cut(redact(text), MAX_VALUE_CHARS)
 
 
 def ticket_facts(metadata: Mapping[str, Any]) -> list[tuple[str, str]]:
