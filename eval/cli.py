@@ -134,7 +134,7 @@ def run(
         if engine not in ("local", "ray"):
             raise UsageError(f"--engine: expected local or ray, got {engine!r}")
         summaries = run_all(cfg, run_dir, _bar, force=force, resume=resume, engine="ray" if engine == "ray" else "local")
-    print_run(out, run_dir, summaries)
+    print_run(out, cfg, run_dir, summaries)
 
 
 @app.command()

@@ -131,7 +131,8 @@ class RunConfig(_Strict):
     seed: int = 0
     data: DataConfig
     replay: ReplayConfig = ReplayConfig()
-    rubrics: RubricsConfig
+    rubrics: RubricsConfig | None = None
+    """The packaged default rubric when unset (``eval.rubrics.extend.rubrics_path``)."""
     ratings: RatingsConfig = RatingsConfig()
     policy: dict[str, Any] | str | None = None
     judge: JudgeConfig | None = None

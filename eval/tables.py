@@ -8,7 +8,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from eval.config import RunConfig
 from eval.records import Decisions
+from eval.rubrics.extend import DEFAULT_RUBRIC
+from eval.rubrics.spec import packaged_rubric
 from eval.run.folder import LISTED, RunFolder
 
 
@@ -75,9 +78,17 @@ def print_ratings(out: Console, summary: Any) -> None:
         out.print(f"  … {summary.rejected - 10:,} more in {summary.rejections_path}")
 
 
-def print_run(out: Console, run_dir: Path, summaries: dict[str, Any]) -> None:
+def print_default_rubric(out: Console, cfg: RunConfig) -> None:
+    """One line when the packaged rubric scored the run, so nobody takes its scores for their own rubrics'."""
+    if cfg.rubrics is None:
+        out.print(f"No `rubrics:` in the config: scoring with the packaged default rubric {packaged_rubric().ref} "
+                  f"({DEFAULT_RUBRIC})", markup=False, highlight=False, soft_wrap=True)
+
+
+def print_run(out: Console, cfg: RunConfig, run_dir: Path, summaries: dict[str, Any]) -> None:
     print_ingest(out, summaries["ingest"])
     print_replay(out, summaries["replay"])
+    print_default_rubric(out, cfg)
     out.print(category_table(summaries["replay"], summaries["score"]))
     if "decide" in summaries:
         print_ratings(out, summaries["ratings"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass as std_dataclass
 from dataclasses import field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, cast
 
@@ -19,6 +19,7 @@ from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, ValidationE
 from pydantic.dataclasses import dataclass
 
 from eval.errors import UserError
+from eval.rubrics.extend import DEFAULT_RUBRIC, Base, inherit, with_base
 
 Na = Literal["skip", "pass", "fail"]
 DEFAULT_CATEGORY = "*"
@@ -219,7 +220,9 @@ class _Header:
     id: str = Field(min_length=1)
     version: str = Field(min_length=1)
     categories: tuple[str, ...] = Field(min_length=1)
-    criteria: tuple[dict[str, Any], ...] = Field(min_length=1)
+    criteria: tuple[dict[str, Any], ...] = ()
+    extends: Base | None = None
+    drop: tuple[str, ...] = ()
 
     @field_validator("version", mode="before")
     @classmethod
@@ -273,7 +276,7 @@ class RubricBook:
         if rubric is None:
             raise RubricError(
                 f"{self.source}: no rubric for category '{category}' and no default rubric "
-                '(a rubric with categories: ["*"])'
+                '(a rubric with categories: ["*"]; add extends: support-default to it to use the packaged one)'
             )
         return rubric
 
@@ -324,6 +327,12 @@ def parse_rubric(raw: Any, source: str) -> Rubric:
             if any(c.id == crit.id for c in criteria):
                 problems.append(f"criteria[{i}].id: duplicate criterion id {crit.id!r}")
             criteria.append(crit)
+    if header.extends is not None:
+        criteria, inherited = inherit(packaged_rubric().criteria, criteria, header.drop, header.extends)
+        problems.extend(inherited)
+    elif header.drop or not header.criteria:
+        problems.append("drop: only a rubric with extends: has criteria to drop" if header.drop
+                        else "criteria: required key missing (or extends: support-default)")
     if problems:
         raise RubricError(f"{source}: " + "; ".join(problems))
     return Rubric(header.id, header.version, header.categories, tuple(criteria), source).warm()
@@ -335,6 +344,12 @@ def _read(path: Path) -> Rubric:
     except yaml.YAMLError as exc:
         raise RubricError(f"{path}: not valid YAML: {exc}") from exc
     return parse_rubric(raw, str(path))
+
+
+@lru_cache(maxsize=1)
+def packaged_rubric() -> Rubric:
+    """The rubric that ships in the package (``support-default``), read once per process."""
+    return _read(DEFAULT_RUBRIC)
 
 
 def _index(rubrics: list[Rubric]) -> dict[str, Rubric]:
@@ -354,10 +369,16 @@ def _index(rubrics: list[Rubric]) -> dict[str, Rubric]:
     return by_category
 
 
-def rubric_files(path: Path) -> list[Path]:
+def _listed(path: Path) -> list[Path]:
     """The rubric files at ``path``: a folder's ``*.yaml`` sorted by name, or the file itself."""
     path = Path(path)
     return sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+
+
+def rubric_files(path: Path) -> list[Path]:
+    """Every file scoring with the rubrics at ``path`` reads: those listed there, and the packaged
+    rubric when one of them extends it (fingerprinted by runs, part of a resumed stage's key)."""
+    return with_base(_listed(path))
 
 
 def load_rubrics(path: Path) -> RubricBook:
@@ -365,7 +386,7 @@ def load_rubrics(path: Path) -> RubricBook:
     path = Path(path)
     if not path.exists():
         raise RubricError(f"{path}: rubrics path not found")
-    files = rubric_files(path)
+    files = _listed(path)
     if not files:
         raise RubricError(f"{path}: no *.yaml rubric files in this folder")
     rubrics = [_read(f) for f in files]

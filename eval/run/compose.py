@@ -23,6 +23,7 @@ from eval.replay.stage import replay_key, shards_from, shipped_replayer, travels
 from eval.replay.tally import ReplaySummary, Tally
 from eval.responders import Responder, build_responder
 from eval.responders.precomputed import Precomputed, index_answers
+from eval.rubrics.extend import rubrics_path
 from eval.rubrics.score import ScoredBatch, ScoreSummary, score_answered
 from eval.rubrics.stage import Scorer, Totals, score_key, scorer_of
 from eval.run.batches import Resumed, checkpointed
@@ -122,11 +123,11 @@ def replay_and_score_to_file(
     ``engine``: the run's (default: local, every core)."""
     responder: Responder = (build_responder(cfg.replay.responder, tickets_path, cfg.resolve) if index is None
                             else Precomputed(cfg.resolve(cfg.replay.responder.path), index.result()))  # type: ignore[union-attr]
-    rubrics_path = cfg.resolve(cfg.rubrics.path)
-    job = Job(replay_and_score, both_of, (cfg.replay.turns, str(rubrics_path)))
+    rubrics = rubrics_path(cfg)
+    job = Job(replay_and_score, both_of, (cfg.replay.turns, str(rubrics)))
     transport = engine or LocalEngine()
     key = {**replay_key(tickets_path, cfg.replay), "stage": "replay+score",
-           "rubrics": score_key(tickets_path, rubrics_path, False)["rubrics"]}
+           "rubrics": score_key(tickets_path, rubrics, False)["rubrics"]}
 
     def start(position: dict[str, int], state: Resumed) -> tuple[PairTotals, Iterator[Pair]]:
         return PairTotals.load(state), transport.map(job, shards_from(tickets_path, position, responder, cfg.replay))

@@ -13,6 +13,7 @@ from typing import Any
 from eval.errors import GateFailed
 from eval.config import ConfigError, PrecomputedResponder, RunConfig
 from eval.engines import EngineName, engine_for
+from eval.rubrics.extend import rubrics_path
 from eval.rubrics.spec import rubric_files
 from eval.run import compose
 from eval.run.folder import RunFolder
@@ -49,7 +50,7 @@ def _input_files(cfg: RunConfig) -> list[Path]:
     responder = cfg.replay.responder
     if isinstance(responder, PrecomputedResponder):
         paths.append(cfg.resolve(responder.path))
-    paths.extend(rubric_files(cfg.resolve(cfg.rubrics.path)))
+    paths.extend(rubric_files(rubrics_path(cfg)))
     paths.extend(cfg.resolve(p) for p in cfg.ratings.files)
     if cfg.ratings.key:
         paths.append(cfg.resolve(cfg.ratings.key))

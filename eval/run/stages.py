@@ -114,13 +114,14 @@ def _run_score(ctx: Context) -> Any:
     from eval.judges.rubric import rubric_judge
     from eval.judges.runner import JudgeRunner
     from eval.rubrics import score_to_file
+    from eval.rubrics.extend import rubrics_path
 
     cfg = ctx.cfg
     started = time.perf_counter()
     judge = None if cfg.judge is None else JudgeRunner.from_config(cfg.judge, cfg.resolve)
     try:
         with ctx.bar("score", ctx.count("replay", "items")) as advance:
-            summary = score_to_file(ctx.folder.items, ctx.folder.scores, cfg.resolve(cfg.rubrics.path), advance,
+            summary = score_to_file(ctx.folder.items, ctx.folder.scores, rubrics_path(cfg), advance,
                                     judge=None if judge is None else rubric_judge(judge), engine=ctx.engine)
     finally:
         if judge is not None:
