@@ -282,14 +282,20 @@ app.add_typer(ratings_app, name="ratings")
 
 
 @app.command()
-def decide(run_dir: Annotated[Path, typer.Argument(help="a run folder with ratings.jsonl")]) -> None:
+def decide(
+    run_dir: Annotated[Path, typer.Argument(help="a run folder with ratings.jsonl")],
+    by: Annotated[list[str] | None, typer.Option(
+        "--by", help="also decide each category per value of this ticket metadata key, e.g. language "
+                     "(repeatable; replaces the policy's cut_by)")] = None,
+) -> None:
     """Reviewer agreement and the recommended tier per category, with every gate and reason."""
     from eval.run.manifest import config_of_run
-    from eval.run.stages import run_stage
+    from eval.run.stages import run_stage, with_policy
     from eval.tables import decisions_table
 
     with _user_errors():
-        decisions = run_stage("decide", config_of_run(run_dir), RunFolder(run_dir), _bar)
+        cfg = config_of_run(run_dir)
+        decisions = run_stage("decide", with_policy(cfg, cut_by=by) if by else cfg, RunFolder(run_dir), _bar)
     out.print(decisions_table(decisions))
     out.print(decisions.reviewers_note)
     _paths("Wrote", _written(run_dir, "decide"))

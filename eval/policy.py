@@ -8,8 +8,9 @@ used is written into ``decisions.json``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from eval.config import problems, read_yaml_mapping
 from eval.errors import UserError
@@ -54,6 +55,16 @@ class Policy(BaseModel):
     audit_alpha: float = Field(default=0.05, gt=0, lt=1)
     audit_rate_multiplier: float = Field(default=2.0, gt=1)
     reviewers: ReviewerPolicy = ReviewerPolicy()
+    cut_by: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list, exclude_if=lambda keys: not keys)
+    """Ticket metadata keys to decide each category by as well (eval.decide.cuts); left out of the
+    dump when empty, so decisions.json of a run without cuts keeps its bytes."""
+
+    @field_validator("cut_by")
+    @classmethod
+    def _distinct(cls, keys: list[str]) -> list[str]:
+        if len(set(keys)) < len(keys):
+            raise ValueError("a key is named twice")
+        return keys
 
 
 def load_policy(source: Path | dict | None) -> Policy:

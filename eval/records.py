@@ -218,6 +218,24 @@ class Reason(Record):
     p_adjusted: float | None = None
 
 
+class CutDecision(Record):
+    """A category's gates on the subset of its evidence with one value of a ticket metadata key."""
+
+    by: str
+    value: str
+    """The metadata value, ``(unknown)`` for items without the key."""
+    tier: Tier
+    tickets: int
+    volume_share: float
+    rated_items: int
+    estimates: dict[str, Any]
+    reasons: list[Reason]
+    ratings_needed: int | None
+    ratings_needed_text: str = ""
+    audit_sample_per_week: int | None = None
+    audit_text: str = ""
+
+
 class CategoryDecision(Record):
     """One category's tier with every gate and number behind it (``decisions.json``)."""
 
@@ -239,6 +257,8 @@ class CategoryDecision(Record):
     """Weeks of auditing every AI answer it takes to reach the audit sample, when a week has fewer."""
     judge: dict[str, Any] | None = None
     """The pairwise judge's evidence (eval.judges.evidence) when a judge ran; never part of a gate."""
+    cuts: list[CutDecision] | None = Field(default=None, exclude_if=_unset)
+    """Per value of the policy's ``cut_by`` keys (eval.decide.cuts); absent when no cut was asked for."""
 
 
 class Decisions(Record):

@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from eval.config import RunConfig
-from eval.records import Decisions
+from eval.decide.gates import lacks_evidence
+from eval.records import CategoryDecision, CutDecision, Decisions
 from eval.rubrics.extend import DEFAULT_RUBRIC
 from eval.rubrics.spec import packaged_rubric
 from eval.run.folder import LISTED, RunFolder
@@ -103,18 +105,25 @@ def print_run(out: Console, cfg: RunConfig, run_dir: Path, summaries: dict[str, 
         out.print(f"[bold green]Report:[/bold green] {summaries['report'].html}")
 
 
+def _decision_row(name: str, d: CategoryDecision | CutDecision) -> list[str]:
+    diff = d.estimates.get("diff_mean", {})
+    crit = d.estimates.get("critical_ai", {})
+    failed = ", ".join(r.gate for r in d.reasons if not r.passed) or "-"
+    return [
+        name, d.tier, f"{d.volume_share:.1%}", str(d.rated_items),
+        f"{diff['estimate']:+.2f} ({diff['low']:+.2f}, {diff['high']:+.2f})" if diff else "-",
+        f"{crit['upper_one_sided']:.1%}" if crit else "-",
+        f"not enough evidence: {failed}" if lacks_evidence(d.reasons) else failed,
+    ]
+
+
 def decisions_table(decisions: Decisions) -> Table:
-    """The decisions as a rich table for the terminal."""
+    """The decisions as a rich table for the terminal, each category's cuts indented under it."""
     table = Table(title="Recommendation per category")
     for col in ("category", "tier", "volume", "rated", "AI - human (95% CI)", "AI critical UB", "failed gates"):
         table.add_column(col)
     for c in decisions.categories:
-        diff = c.estimates.get("diff_mean", {})
-        crit = c.estimates.get("critical_ai", {})
-        failed = ", ".join(r.gate for r in c.reasons if not r.passed) or "-"
-        table.add_row(
-            c.category, c.tier, f"{c.volume_share:.1%}", str(c.rated_items),
-            f"{diff['estimate']:+.2f} ({diff['low']:+.2f}, {diff['high']:+.2f})" if diff else "-",
-            f"{crit['upper_one_sided']:.1%}" if crit else "-", failed,
-        )
+        table.add_row(*_decision_row(c.category, c))
+        for cut in c.cuts or ():
+            table.add_row(*_decision_row(escape(f"  └ {cut.by}={cut.value}"), cut))
     return table

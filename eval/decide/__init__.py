@@ -23,11 +23,13 @@ import numpy as np
 import pandas as pd
 
 from eval import stats
-from eval.decide.estimates import CategoryEstimates, category_estimates, item_table
-from eval.decide.gates import eligibility, holm_family, tier_gates, tier_of
-from eval.decide.planning import audit_plan, ratings_needed, within_volume
+from eval.decide.cuts import cut_values, cuts_method, with_cuts
+from eval.decide.estimates import item_table
+from eval.decide.family import Group, decide_family
+from eval.decide.family import decide_category as decide_category  # re-exported
+from eval.decide.planning import within_volume
 from eval.policy import Policy
-from eval.ratings.agreement import ReviewerExclusion, item_alpha, long_scores, reviewer_exclusion, write_agreement
+from eval.ratings.agreement import ReviewerExclusion, reviewer_exclusion, write_agreement
 from eval.ratings.importer import read_item_index, read_ratings
 from eval.records import CategoryDecision, Decisions, Score
 from eval.run.folder import RunFolder
@@ -40,7 +42,8 @@ def decide(
 ) -> Decisions:
     """Pure: unblinded ratings + item index (+ rubric scores) -> a tier per category.
 
-    ``exclusion``: already made from these ``ratings`` under ``policy.reviewers`` (else made here)."""
+    ``exclusion``: already made from these ``ratings`` under ``policy.reviewers`` (else made here).
+    With ``policy.cut_by``, ``items`` also holds a column per key (``eval.decide.cuts.cut_values``)."""
     if exclusion is None:
         exclusion = reviewer_exclusion(ratings, policy.reviewers)
     used = ratings[~ratings["reviewer"].isin(exclusion.excluded)]
@@ -48,41 +51,16 @@ def decide(
     tickets = items.groupby("category")["ticket_id"].nunique()
     all_tickets = items["ticket_id"].nunique()
     cats = sorted(set(items["category"]) | set(used["category"]))
-    rngs = dict(zip(cats, rng.spawn(len(cats))))
-    ests = {c: category_estimates(part, policy.confidence, policy.bootstrap_resamples, rngs[c])
-            for c, part in table.groupby("category", sort=True)}
-    alphas = {c: item_alpha(long_scores(part), 0, policy.confidence, None).alpha
-              for c, part in used.groupby("category", sort=True)}
-    eligible = [c for c in cats
-                if all(r.passed for r in eligibility(c, ests.get(c), alphas.get(c, float("nan")), policy))]
-    levels, adjusted = holm_family(ests, eligible, policy)
-    out = [
-        decide_category(c, ests.get(c), alphas.get(c, float("nan")), policy,
-                        levels.get(c, policy.noninferiority_alpha), adjusted.get(c),
-                        int(tickets.get(c, 0)) / all_tickets if all_tickets else 0.0, int(tickets.get(c, 0)))
-        for c in cats
-    ]
-    return Decisions(policy=policy.model_dump(mode="json"), method=__doc__.strip(),
+    groups: list[Group] = [(c,) for c in cats]
+    family = decide_family(groups, ["category"], table, used, policy, dict(zip(groups, rng.spawn(len(cats)))),
+                           {(c,): int(tickets.get(c, 0)) for c in cats}, all_tickets)
+    out = [family[g] for g in groups]
+    method = __doc__.strip()
+    if policy.cut_by:
+        out = with_cuts(out, items, table, used, policy, rng)
+        method += "\n\n" + cuts_method()
+    return Decisions(policy=policy.model_dump(mode="json"), method=method,
                      reviewers_excluded=exclusion.excluded, reviewers_note=exclusion.note(), categories=out)
-
-
-def decide_category(
-    cat: str, est: CategoryEstimates | None, alpha: float, policy: Policy,
-    level: float, p_adj: float | None, volume_share: float = 0.0, tickets: int = 0,
-) -> CategoryDecision:
-    """One category's tier; ``level``/``p_adj`` come from Holm across categories (None: not tested)."""
-    reasons = eligibility(cat, est, alpha, policy)
-    if est is not None:
-        reasons += tier_gates(est, policy, level, p_adj)
-    tier = tier_of(reasons)
-    need, by_gate, need_text = ratings_needed(tier, reasons, est, policy, level)
-    audit, audit_text = audit_plan(est, policy) if tier == "automate" and est is not None else (None, "")
-    return CategoryDecision(
-        category=cat, tier=tier, tickets=tickets, volume_share=volume_share,
-        rated_items=est.rated_items if est else 0, estimates=est.estimates if est else {},
-        reasons=reasons, ratings_needed=need, ratings_needed_by_gate=by_gate, ratings_needed_text=need_text,
-        audit_sample_per_week=audit, audit_text=audit_text,
-    )
 
 
 def decide_to_file(run_dir: Path, policy: Policy, seed: int) -> Decisions:
@@ -100,6 +78,8 @@ def decide_to_file(run_dir: Path, policy: Policy, seed: int) -> Decisions:
     exclusion = reviewer_exclusion(ratings, policy.reviewers)
     write_agreement(folder, ratings, exclusion, policy, seed)
     items = read_item_index(folder.items)
+    if policy.cut_by:
+        items = items.merge(cut_values(folder.items, policy.cut_by), on="item_id", how="left", validate="one_to_one")
     scores = read_scores(folder.scores) if folder.scores.exists() else None
     decisions = decide(ratings, items, scores, policy, np.random.default_rng(seed), exclusion)
     categories = within_volume(_with_judge(run_dir, decisions, policy), _weekly_items(run_dir, items))

@@ -6,12 +6,17 @@ enter the Holm family of non-inferiority tests (the others are reported as not t
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
+from typing import TypeVar
+
 import numpy as np
 
 from eval import stats
 from eval.decide.estimates import CategoryEstimates
 from eval.policy import Policy
 from eval.records import Reason, Tier
+
+K = TypeVar("K", bound=Hashable)
 
 
 def eligibility(cat: str, est: CategoryEstimates | None, alpha: float, policy: Policy) -> list[Reason]:
@@ -98,9 +103,9 @@ def tier_of(reasons: list[Reason]) -> Tier:
 
 
 def holm_family(
-    estimates: dict[str, CategoryEstimates], eligible: list[str], policy: Policy
-) -> tuple[dict[str, float], dict[str, float]]:
-    """Holm level and adjusted p per eligible category (the others are not tested)."""
+    estimates: Mapping[K, CategoryEstimates], eligible: list[K], policy: Policy
+) -> tuple[dict[K, float], dict[K, float]]:
+    """Holm level and adjusted p per eligible group (the others are not tested)."""
     if not eligible:
         return {}, {}
     p = np.array([
@@ -109,3 +114,10 @@ def holm_family(
     ])
     result = stats.holm(p, policy.noninferiority_alpha)
     return dict(zip(eligible, result.levels.tolist())), dict(zip(eligible, result.adjusted.tolist()))
+
+
+def lacks_evidence(reasons: list[Reason]) -> bool:
+    """Human for want of evidence (too few rated items, or none rated twice to measure agreement),
+    as opposed to evidence against the AI: what "not enough evidence" means wherever it is shown."""
+    failed = {r.gate: r for r in reasons if not r.passed}
+    return "min_rated" in failed or ("reviewer_alpha" in failed and failed["reviewer_alpha"].value is None)

@@ -17,7 +17,7 @@ from eval.decide.gates import ASSIST_GATES, AUTOMATE_GATES, ELIGIBILITY_GATES
 from eval.records import CategoryDecision, Decisions
 from eval.report.examples import Example
 from eval.report.sources import TicketStats
-from eval.report.words import NEXT_TIER, category_name, listing, plain_reason, plural
+from eval.report.words import NEXT_TIER, category_name, cuts_sentence, listing, plain_reason, plural
 
 TIERS = ("automate", "assist", "human")
 DAYS_PER_MONTH = 365.25 / 12
@@ -53,6 +53,8 @@ class CategoryView:
     examples: tuple[Example, ...]
     workload: Workload | None
     judge: Any
+    cuts: str
+    """The tiers of the category's cuts in one line ("" without cuts)."""
 
 
 @dataclass(frozen=True)
@@ -207,7 +209,7 @@ def build_report(
     views = tuple(
         CategoryView(decision=c, name=category_name(c.category), blockers=blockers(c),
                      examples=tuple(examples.get(c.category, ())), workload=loads.get(c.category),
-                     judge=raw_cats.get(c.category, {}).get("judge"))
+                     judge=raw_cats.get(c.category, {}).get("judge"), cuts=cuts_sentence(c))
         for c in sorted(decisions.categories, key=lambda c: (TIERS.index(c.tier), -c.tickets, c.category))
     )
     return Report(

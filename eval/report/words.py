@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from eval.records import Reason
+from eval.decide.gates import lacks_evidence
+from eval.records import CategoryDecision, Reason
 
 DASH = "—"
 
@@ -114,6 +115,18 @@ def plain_reason(r: Reason, est: dict[str, Any]) -> str:
         return (f"AI drafts were judged acceptable too rarely (could be as low as {pct(v)}; "
                 f"needs at least {pct(t)})")
     return r.text
+
+
+def cuts_sentence(c: CategoryDecision) -> str:
+    """``assist overall; by language: en automate, de human (not enough evidence)``; "" without cuts."""
+    if not c.cuts:
+        return ""
+    by_key: dict[str, list[str]] = {}
+    for cut in c.cuts:
+        short = " (not enough evidence)" if lacks_evidence(cut.reasons) else ""
+        by_key.setdefault(cut.by, []).append(f"{cut.value} {cut.tier}{short}")
+    return "; ".join([f"{c.tier} overall"] + [f"by {key}: {', '.join(parts)}" for key, parts in by_key.items()])
+
 
 ESTIMATE_ROWS = (
     ("Mean rating of the AI answers (1-5)", "mean_ai", "rating"),

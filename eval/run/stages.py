@@ -165,6 +165,11 @@ def policy_of(cfg: RunConfig) -> Any:
     return load_policy(cfg.resolve(cfg.policy) if isinstance(cfg.policy, str) else cfg.policy)
 
 
+def with_policy(cfg: RunConfig, **keys: Any) -> RunConfig:
+    """The config with these policy keys set over its own policy: a CLI flag beats the config."""
+    return cfg.model_copy(update={"policy": policy_of(cfg).model_dump(mode="json") | keys})
+
+
 def _run_decide(ctx: Context) -> Any:
     """Reviewer agreement (RUN/agreement.json), then the tier per category (RUN/decisions.json)."""
     from eval.decide import decide_to_file

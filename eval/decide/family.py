@@ -1,0 +1,61 @@
+"""Groups decided together: estimates, reviewer agreement, the gates and one Holm family.
+
+Categories are one such family and the cuts of categories (eval.decide.cuts) another; both go
+through this code, so a cut is judged by exactly the gates a category is.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from eval.decide.estimates import CategoryEstimates, category_estimates
+from eval.decide.gates import eligibility, holm_family, tier_gates, tier_of
+from eval.decide.planning import audit_plan, ratings_needed
+from eval.policy import Policy
+from eval.ratings.agreement import item_alpha, long_scores
+from eval.records import CategoryDecision
+
+Group = tuple[str, ...]
+"""The values of the grouping columns; the first is always the category."""
+
+
+def decide_family(
+    groups: list[Group], by: list[str], table: pd.DataFrame, ratings: pd.DataFrame, policy: Policy,
+    rngs: dict[Group, np.random.Generator], tickets: dict[Group, int], all_tickets: int,
+) -> dict[Group, CategoryDecision]:
+    """A decision per group of ``table`` (rated items) and ``ratings`` grouped by the columns ``by``.
+
+    Only groups passing the evidence gates enter the Holm family of non-inferiority tests."""
+    ests = {g: category_estimates(part, policy.confidence, policy.bootstrap_resamples, rngs[g])
+            for g, part in table.groupby(by, sort=True)}
+    alphas = {g: item_alpha(long_scores(part), 0, policy.confidence, None).alpha
+              for g, part in ratings.groupby(by, sort=True)}
+    eligible = [g for g in groups
+                if all(r.passed for r in eligibility(g[0], ests.get(g), alphas.get(g, float("nan")), policy))]
+    levels, adjusted = holm_family(ests, eligible, policy)
+    return {
+        g: decide_category(g[0], ests.get(g), alphas.get(g, float("nan")), policy,
+                           levels.get(g, policy.noninferiority_alpha), adjusted.get(g),
+                           tickets.get(g, 0) / all_tickets if all_tickets else 0.0, tickets.get(g, 0))
+        for g in groups
+    }
+
+
+def decide_category(
+    cat: str, est: CategoryEstimates | None, alpha: float, policy: Policy,
+    level: float, p_adj: float | None, volume_share: float = 0.0, tickets: int = 0,
+) -> CategoryDecision:
+    """One group's tier (a category or a cut of one); ``level``/``p_adj`` come from its Holm family (None: not tested)."""
+    reasons = eligibility(cat, est, alpha, policy)
+    if est is not None:
+        reasons += tier_gates(est, policy, level, p_adj)
+    tier = tier_of(reasons)
+    need, by_gate, need_text = ratings_needed(tier, reasons, est, policy, level)
+    audit, audit_text = audit_plan(est, policy) if tier == "automate" and est is not None else (None, "")
+    return CategoryDecision(
+        category=cat, tier=tier, tickets=tickets, volume_share=volume_share,
+        rated_items=est.rated_items if est else 0, estimates=est.estimates if est else {},
+        reasons=reasons, ratings_needed=need, ratings_needed_by_gate=by_gate, ratings_needed_text=need_text,
+        audit_sample_per_week=audit, audit_text=audit_text,
+    )
