@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from eval.config import load_config
+from eval.config import Format, load_config
 from eval.errors import GateFailed, UsageError, UserError
 from eval.progress import stage_bar
 from eval.run.folder import RunFolder
@@ -78,9 +78,11 @@ def _paths(title: str, paths: list[Path]) -> None:
 
 @app.command()
 def validate(
-    data: Annotated[list[str], typer.Argument(help="JSONL, CSV or Parquet files, or a hub dataset name")],
+    data: Annotated[list[str], typer.Argument(help="JSONL, CSV or Parquet files, a hub dataset name, or a helpdesk export")],
     out_dir: Annotated[Path, typer.Option("--out", help="folder for tickets.jsonl and quarantine.jsonl")],
-    mapping: Annotated[Path | None, typer.Option(help="YAML mapping from source fields to ours")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="tickets (our records), or the helpdesk export: "
+                                                         "zendesk, intercom, freshdesk, messages_csv")] = "tickets",
+    mapping: Annotated[Path | None, typer.Option(help="YAML mapping: source fields to ours, or an export's category")] = None,
     max_quarantine: Annotated[float, typer.Option(help="fail when a larger share is quarantined")] = 0.05,
     max_text_chars: Annotated[int, typer.Option(help="longest turn text accepted")] = 20_000,
 ) -> None:
@@ -91,7 +93,7 @@ def validate(
     with _user_errors():
         spec = load_mapping(mapping) if mapping else None
         with _bar("ingest", None) as advance:
-            summary = ingest_to_dir(data, out_dir, spec, max_text_chars, advance)
+            summary = ingest_to_dir(data, out_dir, spec, max_text_chars, advance, fmt=fmt)
     print_ingest(out, summary)
     _paths("Wrote", _written(out_dir, "ingest"))
     if summary.quarantine_share > max_quarantine:

@@ -21,9 +21,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+Format = Literal["tickets", "zendesk", "intercom", "freshdesk", "messages_csv"]
+"""``tickets``: our Ticket records (JSONL, CSV, Parquet, a hub dataset); the others are helpdesk exports."""
+
+
 class DataConfig(_Strict):
     paths: list[str] = Field(min_length=1)
-    mapping: str | None = None
+    format: Format = "tickets"
+    mapping: str | dict[str, Any] | None = None
+    """A mapping file, or the mapping itself (e.g. ``{category: {tag_prefix: cat_}}``)."""
     max_text_chars: int = Field(default=20_000, gt=0)
     max_quarantine: float = Field(default=0.05, ge=0.0, le=1.0)
 

@@ -18,6 +18,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from eval.config import Format
+from eval.ingest.mapping import Mapping
 from eval.ingest.stage import IngestSummary
 
 _PR_SET_PDEATHSIG = 1
@@ -41,24 +43,22 @@ def _start(progress: Any, parent: int) -> None:
 
 
 def _ingest(
-    paths: list[str], out_dir: str, mapping_path: str | None, max_text_chars: int, workers: int | None
+    paths: list[str], out_dir: str, mapping: Mapping | None, max_text_chars: int, workers: int | None, fmt: Format
 ) -> dict[str, Any]:
-    from eval.ingest import ingest_to_dir, load_mapping
+    from eval.ingest import ingest_to_dir
 
-    mapping = load_mapping(Path(mapping_path)) if mapping_path else None
-    return ingest_to_dir(paths, Path(out_dir), mapping, max_text_chars, _PROGRESS[0].put, workers).model_dump()
+    return ingest_to_dir(paths, Path(out_dir), mapping, max_text_chars, _PROGRESS[0].put, workers, fmt).model_dump()
 
 
 def ingest_apart(
-    paths: list[str], out_dir: Path, mapping_path: Path | None, max_text_chars: int,
-    advance: Callable[[int], None] | None = None, workers: int | None = None,
+    paths: list[str], out_dir: Path, mapping: Mapping | None, max_text_chars: int,
+    advance: Callable[[int], None] | None = None, workers: int | None = None, fmt: Format = "tickets",
 ) -> IngestSummary:
     """``ingest_to_dir`` in a child process (with its own pool of ``workers``); its errors are raised here."""
     context = multiprocessing.get_context("spawn")
     progress = context.Queue()
     with ProcessPoolExecutor(1, mp_context=context, initializer=_start, initargs=(progress, os.getpid())) as pool:
-        future = pool.submit(_ingest, paths, str(out_dir), None if mapping_path is None else str(mapping_path),
-                             max_text_chars, workers)
+        future = pool.submit(_ingest, paths, str(out_dir), mapping, max_text_chars, workers, fmt)
         while True:
             try:
                 n = progress.get(timeout=0.1)

@@ -20,6 +20,22 @@ The mapping is a YAML file::
     #     - {field: question, role: customer}
     #     - {field: answer, role: agent}
 
+For a helpdesk export (``format: zendesk | intercom | freshdesk | messages_csv``) the adapter knows
+the vendor's structure, and the mapping says only what differs between companies::
+
+    category:                # where the category is; the first rule that gives a value wins
+      custom_field: 360012345  # a custom field by id or by name (Zendesk, Freshdesk cf_*, Intercom attribute)
+      tag_prefix: cat_         # the first tag starting with it, prefix removed (cat_refund -> refund)
+      form: true               # the ticket form's name (Zendesk), or {form id: category}
+      type: true               # the ticket type (Zendesk, Freshdesk)
+      default: other           # when no rule gives a value (else the ticket is quarantined)
+    custom_fields:           # custom fields kept in metadata: our key -> field id or name
+      order_id: Order number
+    messages:                # messages_csv only: our name -> the column holding it
+      ticket_id: conversation_id
+      roles: {end_user: customer, staff: agent}
+      authors: authors.csv   # author id -> role (and name) when rows carry an author id, not a role
+
 Both sections are optional. Every key under ``fields`` is one of ticket_id, category,
 created_at, channel, metadata. A dotted path walks nested objects (``a.b``) and lists
 (``a.0``); a source key that itself contains dots (a flattened CSV column) is matched whole
@@ -33,13 +49,14 @@ cell are decoded; other values (numbers in metadata too) stay strings.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError
 
-from eval.config import read_yaml_mapping
+from eval.config import DataConfig, read_yaml_mapping
 from eval.ingest.quarantine import IngestError, Problem
 from eval.records import Role
 
@@ -94,10 +111,51 @@ TurnsSpec = Annotated[
 
 
 @dataclass(frozen=True)
+class CategoryRule:
+    """Where a helpdesk export keeps the category; rules are tried in the order of the fields."""
+
+    __pydantic_config__ = _STRICT
+    custom_field: str | int | None = None
+    tag_prefix: Annotated[str, Field(min_length=1)] | None = None
+    form: bool | dict[str, str] = False
+    type: bool = False
+    default: Annotated[str, Field(min_length=1)] | None = None
+
+
+@dataclass(frozen=True)
+class MessageColumns:
+    """The columns of a one-row-per-message CSV (a data warehouse's shape); ``role`` or ``author_id``
+    with an ``authors`` table says who wrote each message."""
+
+    __pydantic_config__ = _STRICT
+    ticket_id: str = "ticket_id"
+    created_at: str = "created_at"
+    role: str = "role"
+    author: str = "author"
+    author_id: str = "author_id"
+    text: str = "text"
+    category: str = "category"
+    channel: str = "channel"
+    html: bool = False
+    roles: dict[str, Role] = field(default_factory=dict)
+    authors: str | None = None
+    """A CSV of ``author_id,role[,name]``; a path relative to the mapping file (or config)."""
+
+
+@dataclass(frozen=True)
 class Mapping:
     __pydantic_config__ = _STRICT
     fields: FieldMap = FieldMap()
     turns: TurnsSpec | None = None
+    category: CategoryRule | None = None
+    custom_fields: dict[str, str | int] = field(default_factory=dict)
+    messages: MessageColumns | None = None
+    base: str | None = None
+    """The folder relative paths in the mapping are read from (the mapping file's own)."""
+
+    def resolve(self, path: str) -> Path:
+        p = Path(path)
+        return p if p.is_absolute() or self.base is None else Path(self.base) / p
 
 
 _ADAPTER = TypeAdapter(Mapping)
@@ -107,10 +165,33 @@ def load_mapping(path: Path) -> Mapping:
     """Read and check a mapping file; errors name the file and the key."""
     path = Path(path)
     raw = read_yaml_mapping(path, "mapping", IngestError)
+    return parse_mapping(raw, str(path), str(path.resolve().parent))
+
+
+def data_mapping(data: DataConfig, resolve: Callable[[str], Path], where: str) -> Mapping | None:
+    """The mapping of a config's ``data`` section: a file (relative to the config) or given inline."""
+    if data.mapping is None:
+        return None
+    if isinstance(data.mapping, str):
+        return load_mapping(resolve(data.mapping))
+    return parse_mapping(data.mapping, f"{where}: data.mapping", str(resolve(".")))
+
+
+def mapping_files(mapping: Mapping | None) -> list[Path]:
+    """Files a mapping reads besides the data (fingerprinted with the inputs)."""
+    if mapping is None or mapping.messages is None or mapping.messages.authors is None:
+        return []
+    return [mapping.resolve(mapping.messages.authors)]
+
+
+def parse_mapping(raw: dict[str, Any], where: str, base: str | None) -> Mapping:
+    """A mapping given inline (config ``data.mapping: {...}``) or read from a file."""
+    if "base" in raw:
+        raise IngestError(f"{where}: key 'base': unknown key")
     try:
-        return _ADAPTER.validate_python(raw)
+        return _ADAPTER.validate_python({**raw, "base": base})
     except ValidationError as exc:
-        raise IngestError(f"{path}: {_mapping_problems(exc)}") from exc
+        raise IngestError(f"{where}: {_mapping_problems(exc)}") from exc
 
 
 def _mapping_problems(exc: ValidationError) -> str:

@@ -16,6 +16,9 @@ unknown_role           a turn role is not customer/agent/system/note after role 
 empty_text             a turn text is empty or blank
 text_too_long          a turn text is longer than ``max_text_chars``
 duplicate_ticket_id    an earlier record with this ticket_id was already kept
+merged_ticket          a helpdesk ticket merged into another (its messages live on there)
+notes_only             a helpdesk ticket with internal notes only: nothing was said to a customer
+unknown_author         a helpdesk message whose author is neither the requester nor a known user
 invalid_value          any other rejected value (bad timestamp, empty ticket_id, ...)
 =====================  ==================================================================
 """
@@ -39,6 +42,9 @@ Reason = Literal[
     "empty_text",
     "text_too_long",
     "duplicate_ticket_id",
+    "merged_ticket",
+    "notes_only",
+    "unknown_author",
     "invalid_value",
 ]
 REASONS: tuple[Reason, ...] = get_args(Reason)
@@ -57,7 +63,9 @@ class Problem:
     field: str
     detail: str = ""
 
-    def quarantine(self, source: str, line: int, raw: Any) -> Quarantined:
+    def quarantine(self, source: str, line: int, raw: Any, record: str | None = None) -> Quarantined:
+        """``record`` locates a record inside a line that holds several (an API page: ``tickets[3]``)."""
+        extra = {} if record is None else {"record": record}
         return Quarantined(
-            source=source, line=line, field=self.field, reason=self.reason, detail=self.detail, raw=raw
+            source=source, line=line, field=self.field, reason=self.reason, detail=self.detail, raw=raw, **extra
         )

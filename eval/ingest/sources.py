@@ -42,7 +42,8 @@ if TYPE_CHECKING:
     import datasets
 
 
-SourceKind = Literal["jsonl", "csv", "parquet", "hub"]
+SourceKind = Literal["jsonl", "csv", "parquet", "hub", "export"]
+"""``export``: a ticket a helpdesk adapter built (already in our shape; no mapping applies)."""
 
 SUFFIXES: dict[str, tuple[SourceKind, dict[str, Any]]] = {
     ".jsonl": ("jsonl", {}),
@@ -60,7 +61,8 @@ _OFFLINE_VARS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
 
 @dataclass(frozen=True)
 class SourceRow:
-    """One input record as read: ``record`` is None when ``problem`` says why it is unreadable."""
+    """One input record as read: ``record`` is None when ``problem`` says why it is unreadable.
+    ``at`` locates the record within its line when the line holds several (``tickets[3]``)."""
 
     source: str
     line: int
@@ -68,6 +70,7 @@ class SourceRow:
     record: dict[str, Any] | None
     raw: Any
     problem: Problem | None = None
+    at: str | None = None
 
 
 def read_rows(path: str, batch_size: int = BATCH) -> Iterator[SourceRow]:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from eval.errors import UsageError
 from eval.engines.local import available_cpus
+from eval.ingest.adapters import Format, export_rows
 from eval.ingest.mapping import Mapping
 from eval.ingest.parallel import Judged, judge_in_pool
 from eval.ingest.quarantine import REASONS, IngestError, Problem
@@ -57,9 +58,11 @@ def ingest(
     mapping: Mapping | None = None,
     max_text_chars: int = 20_000,
     advance: Advance | None = None,
+    fmt: Format = "tickets",
 ) -> Iterator[Ticket | Quarantined]:
-    """Each input record, in order, as a valid Ticket or as a Quarantined entry saying why."""
-    yield from _ingest(paths, mapping, max_text_chars, advance, Counter())
+    """Each input record, in order, as a valid Ticket or as a Quarantined entry saying why; for a
+    helpdesk export (``fmt``) a record is one vendor ticket."""
+    yield from _ingest(paths, mapping, max_text_chars, advance, Counter(), fmt)
 
 
 def _ingest(
@@ -68,22 +71,29 @@ def _ingest(
     max_text_chars: int,
     advance: Advance | None,
     tally: Counter[str],
+    fmt: Format = "tickets",
 ) -> Iterator[Ticket | Quarantined]:
     """``tally["read"]`` counts records as the loaders produced them, for the reconciliation."""
     _check_args(paths, max_text_chars)
     sources = [str(p) for p in paths]
+    index_of = {source: index for index, source in reversed(list(enumerate(sources)))}
     pending = 0
     with KeptIds(sources) as kept_ids:
-        for index, source in enumerate(sources):
-            for row in read_rows(source):
-                tally["read"] += 1
-                yield _judge(row, index, mapping, max_text_chars, kept_ids)
-                pending += 1
-                if advance is not None and pending == BATCH:
-                    advance(pending)
-                    pending = 0
+        for row in _rows(sources, fmt, mapping):
+            tally["read"] += 1
+            yield _judge(row, index_of[row.source], mapping, max_text_chars, kept_ids)
+            pending += 1
+            if advance is not None and pending == BATCH:
+                advance(pending)
+                pending = 0
     if advance is not None and pending:
         advance(pending)
+
+
+def _rows(sources: list[str], fmt: Format, mapping: Mapping | None) -> Iterator[SourceRow]:
+    if fmt != "tickets":
+        return export_rows(sources, fmt, mapping)
+    return (row for source in sources for row in read_rows(source))
 
 
 def _check_args(paths: Sequence[str], max_text_chars: int) -> None:
@@ -99,7 +109,7 @@ def _judge(
     outcome = row.problem or _check(row, source_index, mapping, max_text_chars, kept_ids)
     if isinstance(outcome, Ticket):
         return outcome
-    return outcome.quarantine(row.source, row.line, row.raw)
+    return outcome.quarantine(row.source, row.line, row.raw, row.at)
 
 
 def _check(
@@ -119,6 +129,7 @@ def ingest_to_dir(
     max_text_chars: int = 20_000,
     advance: Advance | None = None,
     workers: int | None = None,
+    fmt: Format = "tickets",
 ) -> IngestSummary:
     """Write ``tickets.jsonl`` and ``quarantine.jsonl`` (byte-deterministic) in committed batches
     and the counts, also stored under ``ingest`` in the run manifest.
@@ -132,14 +143,14 @@ def ingest_to_dir(
     """
     out_dir = Path(out_dir)
     key = {"stage": "ingest", "sources": [file_stat(p) for p in paths], "mapping": repr(mapping),
-           "max_text_chars": max_text_chars}
+           "max_text_chars": max_text_chars, **({"format": fmt} if fmt != "tickets" else {})}
     tally: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     folder = RunFolder(out_dir)
     counts = RecordCounts(tally, reasons)
 
     def start(position: dict[str, int], _: object) -> tuple[RecordCounts, Iterator[RecordBatch]]:
-        judged = _judged(paths, mapping, max_text_chars, advance, tally, workers or available_cpus())
+        judged = _judged(paths, mapping, max_text_chars, advance, tally, workers or available_cpus(), fmt)
         return counts, _batches(judged, position.get("records", 0), counts)
 
     checkpointed([folder.tickets, folder.quarantine], key, start, verify=_reconcile)
@@ -154,15 +165,15 @@ def ingest_to_dir(
 
 def _judged(
     paths: Sequence[str], mapping: Mapping | None, max_text_chars: int, advance: Advance | None,
-    tally: Counter[str], workers: int,
+    tally: Counter[str], workers: int, fmt: Format,
 ) -> Iterator[Judged]:
     """Every record's output line, from a process pool for JSON Lines (CSV, Parquet and hub rows
     arrive parsed by ``datasets``: shipping them to workers would cost about what judging them does).
     An input of up to two commit batches stays in this process."""
     _check_args(paths, max_text_chars)
-    if workers > 1 and all(is_jsonl_file(p) for p in paths):
+    if fmt == "tickets" and workers > 1 and all(is_jsonl_file(p) for p in paths):
         return judge_in_pool(paths, mapping, max_text_chars, workers, 2 * batch_rows(), advance, tally)
-    records = _ingest(paths, mapping, max_text_chars, advance, tally)
+    records = _ingest(paths, mapping, max_text_chars, advance, tally, fmt)
     return ((isinstance(r, Ticket), getattr(r, "reason", ""), r.model_dump_json()) for r in records)
 
 

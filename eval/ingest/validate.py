@@ -22,6 +22,8 @@ _SHOWN_INPUT = 80
 def check_record(row: SourceRow, mapping: Mapping | None, max_text_chars: int) -> Ticket | Problem:
     """A row that was read (``record`` set, no problem), mapped and checked; ids are not compared
     here (``KeptIds`` does that, in input order), so this runs in any process."""
+    if row.kind == "export":
+        return check_ticket(row.record or {}, max_text_chars)
     try:
         record = apply_mapping(row.record or {}, mapping, cells_are_text=row.kind == "csv")
     except MappingProblem as exc:

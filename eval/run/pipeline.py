@@ -44,9 +44,12 @@ def default_run_dir(cfg: RunConfig) -> Path:
 
 
 def _input_files(cfg: RunConfig) -> list[Path]:
+    from eval.ingest.mapping import data_mapping, mapping_files
+
     paths = [cfg.resolve(p) for p in cfg.data.paths]
-    if cfg.data.mapping:
+    if isinstance(cfg.data.mapping, str):
         paths.append(cfg.resolve(cfg.data.mapping))
+    paths.extend(mapping_files(data_mapping(cfg.data, cfg.resolve, str(cfg.source))))
     responder = cfg.replay.responder
     if isinstance(responder, PrecomputedResponder):
         paths.append(cfg.resolve(responder.path))
@@ -175,7 +178,8 @@ def dry_run(cfg: RunConfig, bar: Bar) -> Any:
     import tempfile
 
     from eval.config import OpenAIResponder
-    from eval.ingest import ingest_to_dir, load_mapping
+    from eval.ingest import ingest_to_dir
+    from eval.ingest.mapping import data_mapping
     from eval.records import Ticket
     from eval.responders.openai import dry_run as estimate
     from eval.store import read_jsonl
@@ -183,10 +187,10 @@ def dry_run(cfg: RunConfig, bar: Bar) -> Any:
     if not isinstance(cfg.replay.responder, OpenAIResponder):
         raise ConfigError(f"{cfg.source}: --dry-run estimates model costs; responder "
                           f"'{cfg.replay.responder.kind}' sends no requests")
-    mapping = load_mapping(cfg.resolve(cfg.data.mapping)) if cfg.data.mapping else None
+    mapping = data_mapping(cfg.data, cfg.resolve, str(cfg.source))
     with tempfile.TemporaryDirectory() as tmp:
         with bar("ingest", None) as advance:
             ingest_to_dir([str(cfg.resolve(p)) for p in cfg.data.paths], Path(tmp), mapping,
-                          cfg.data.max_text_chars, advance)
+                          cfg.data.max_text_chars, advance, fmt=cfg.data.format)
         tickets = read_jsonl(RunFolder(Path(tmp)).tickets, Ticket)
         return estimate(cfg.replay.responder, tickets, cfg.replay.turns, cfg.resolve)

@@ -88,13 +88,14 @@ def run_stage(name: str, cfg: RunConfig, folder: RunFolder, bar: Bar, engine: En
 def _run_ingest(ctx: Context) -> Any:
     """In a child process (``eval.ingest.apart``): only ingest needs ``datasets``."""
     from eval.ingest.apart import ingest_apart
+    from eval.ingest.mapping import data_mapping
 
     cfg = ctx.cfg
     started = time.perf_counter()
-    mapping = cfg.resolve(cfg.data.mapping) if cfg.data.mapping else None
+    mapping = data_mapping(cfg.data, cfg.resolve, str(cfg.source))
     paths = [str(cfg.resolve(p)) for p in cfg.data.paths]
     with ctx.bar("ingest", None) as advance:
-        summary = ingest_apart(paths, ctx.folder.root, mapping, cfg.data.max_text_chars, advance)
+        summary = ingest_apart(paths, ctx.folder.root, mapping, cfg.data.max_text_chars, advance, fmt=cfg.data.format)
     record(ctx, "ingest", started, summary)
     return summary
 

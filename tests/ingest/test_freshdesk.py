@@ -22,12 +22,6 @@ def _jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-@pytest.fixture
-def registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The stage finds adapters in the registry; until Freshdesk is registered there, the test puts it in."""
-    monkeypatch.setitem(ADAPTERS, "freshdesk", Freshdesk)
-
-
 def _run(out: Path, mapping: Path = EXPORT / "mapping.yaml") -> tuple[list[dict], list[dict]]:
     summary = ingest_to_dir([str(EXPORT / f) for f in FILES], out, load_mapping(mapping), fmt="freshdesk")
     tickets, quarantined = _jsonl(out / "tickets.jsonl"), _jsonl(out / "quarantine.jsonl")
@@ -52,13 +46,11 @@ def _roles(ticket: dict) -> list[tuple[str, str | None]]:
     return [(t["role"], t["author"]) for t in ticket["turns"]]
 
 
-@pytest.mark.usefixtures("registered")
 def test_tickets_convert_whole(tmp_path: Path) -> None:
     tickets, _ = _run(tmp_path)
     assert tickets == _jsonl(EXPORT / "expected.jsonl")
 
 
-@pytest.mark.usefixtures("registered")
 def test_bad_records_are_quarantined_with_reason_and_field(tmp_path: Path) -> None:
     _, quarantined = _run(tmp_path)
     got = [(Path(q["source"]).name, q["line"], q["reason"], q["field"]) for q in quarantined]
@@ -133,7 +125,6 @@ def test_category_by_custom_field_tag_prefix_then_type() -> None:
     ]
 
 
-@pytest.mark.skipif("freshdesk" not in ADAPTERS, reason="enabled once eval/ingest/adapters/__init__.py registers Freshdesk")
 def test_the_stage_knows_the_freshdesk_format(tmp_path: Path) -> None:
     assert ADAPTERS["freshdesk"] is Freshdesk
     tickets, _ = _run(tmp_path)

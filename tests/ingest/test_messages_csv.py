@@ -19,10 +19,8 @@ from messages_csv_gen import write_messages_csv
 EXPORT = Path(__file__).parent / "exports" / "messages_csv"
 
 
-@pytest.fixture(autouse=True)
-def _registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The stage finds adapters by name; the class is tested here whether or not the registry lists it yet."""
-    monkeypatch.setitem(ADAPTERS, MessagesCsv.name, MessagesCsv)
+def test_the_stage_knows_the_format() -> None:
+    assert ADAPTERS["messages_csv"] is MessagesCsv
 
 
 def _mapping(authors: str | None = None) -> Mapping:

@@ -21,11 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import astuple, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, get_args
 
-from eval.ingest.adapters.base import Adapter, CategoryFacts, Conversation, Lookups, Message, Rejected, category_of
+from eval.ingest.adapters.base import Adapter, CategoryFacts, Conversation, Lookups, Message, Rejected, category_of, instant
 from eval.ingest.mapping import Mapping, MessageColumns
 from eval.ingest.quarantine import IngestError, Problem
 from eval.ingest.sources import SourceRow, read_rows
@@ -141,14 +140,14 @@ class MessagesCsv(Adapter):
         time = _cell(cells, columns.created_at)
         if time is None:
             raise Rejected("missing_field", columns.created_at, "no time")
-        instant = _instant(time)
-        if instant is None:
+        moment = instant(time)
+        if moment is None:
             raise Rejected("invalid_value", columns.created_at, f"{time!r} is not an ISO 8601 time")
         text = cells.get(columns.text)
         return _Row(
             role=role, body="" if text is None else str(text), is_html=columns.html, created_at=time,
             author=(name or _cell(cells, columns.author_id)) if role in _NAMED else None,
-            instant=instant, channel=_cell(cells, columns.channel),
+            instant=moment, channel=_cell(cells, columns.channel),
         )
 
     def _author(self, cells: dict[str, Any], lookups: Lookups) -> tuple[Role, str | None]:
@@ -220,15 +219,6 @@ def _cell(cells: Any, column: str) -> str | None:
     value = cells.get(column) if isinstance(cells, dict) else None
     text = "" if value is None else str(value).strip()
     return text or None
-
-
-def _instant(text: str) -> float | None:
-    """Seconds since the epoch, a time without zone read as UTC (as ``base.in_time_order`` reads it)."""
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def _where(entry: dict[str, Any], paths: Sequence[str], home: int) -> str:
