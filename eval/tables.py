@@ -92,10 +92,15 @@ def print_run(out: Console, cfg: RunConfig, run_dir: Path, summaries: dict[str, 
     print_replay(out, summaries["replay"])
     print_default_rubric(out, cfg)
     out.print(category_table(summaries["replay"], summaries["score"]))
-    if "decide" in summaries:
+    if "ratings" in summaries:
         print_ratings(out, summaries["ratings"])
+    if "decide" in summaries:
         out.print(decisions_table(summaries["decide"]))
         out.print(summaries["decide"].reviewers_note)
+    if not cfg.ratings.files:
+        out.print("No ratings yet, so every category stays human for want of evidence. Next: draw blind packets with "
+                  f"`support-eval packets {run_dir} --reviewers qa_01,qa_02,... --per-reviewer N`, then "
+                  f"`support-eval ratings import {run_dir} FILE...`, `decide` and `report`.", markup=False, highlight=False)
     out.print(f"[bold]Run folder[/bold] {run_dir}")
     folder = RunFolder(run_dir)
     for path in map(folder.path, LISTED):

@@ -32,7 +32,10 @@ def test_run_writes_a_complete_run_folder(tmp_path: Path, config: str) -> None:
     assert manifest["counts"]["tickets"] == len(tickets) == 12
     assert manifest["counts"]["items"] == len(items) > 0
     assert manifest["config_sha256"] and manifest["inputs"] and manifest["versions"]["python"]
-    assert set(manifest["stages"]) == {"ingest", "replay", "score"}
+    assert set(manifest["stages"]) == {"ingest", "replay", "score", "decide", "report"}  # no ratings: decide says so
+    decisions = json.loads((run / "decisions.json").read_text())
+    assert {(c["tier"], c["rated_items"]) for c in decisions["categories"]} == {("human", 0)}
+    assert "No ratings yet" in res.stdout and (run / "report.html").exists()
     for item in items:
         turns = tickets[item["ticket_id"]]["turns"]
         assert item["context"] == [{"author": None, **t} for t in turns[: item["turn_index"]]]

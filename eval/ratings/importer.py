@@ -310,8 +310,11 @@ def write_rating_table(path: Path, table: pd.DataFrame) -> None:
 
 
 def read_ratings(path: Path) -> pd.DataFrame:
-    """``ratings.jsonl`` as a table (one row per rating); a bad line raises with file, line, field."""
+    """``ratings.jsonl`` as a table (one row per rating); a bad line raises with file, line, field.
+    A run with no ratings yet has no file: an empty table, so decide can say what is missing."""
     path = Path(path)
+    if not path.exists():
+        return pd.DataFrame(columns=list(COLUMNS))
     required = ("rating_id", "item_id", "ticket_id", "category", "reviewer", "score_ai", "score_human")
     fast = _arrow_jsonl(path, OUT_SCHEMA, required)
     if fast is not None and _values_ok(fast[0], {"score_ai": (1, 5), "score_human": (1, 5)},

@@ -242,9 +242,9 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
     Stage("ratings", ("items",), ("ratings", "ratings_rejected"), import_ratings_into, _ratings_summary, _rated),
     Stage("judge", ("items", "ratings"), ("judge_pairwise", "judge_calibration"), _run_judge, lambda s, f: s,
           lambda cfg: cfg.judge is not None and cfg.judge.pairwise, resumable=False, optional=("ratings",)),
-    Stage("decide", ("ratings", "items", "scores"), ("agreement", "decisions"), _run_decide, _decisions, _rated,
-          optional=("scores",)),
+    Stage("decide", ("ratings", "items", "scores"), ("agreement", "decisions"), _run_decide, _decisions,
+          optional=("ratings", "scores")),
     Stage("report", ("decisions", "agreement", "ratings", "scores", "items", "tickets"), ("report_html", "report_md"),
-          _run_report, _model("eval.report", "ReportSummary"), _rated, optional=("agreement", "ratings", "scores", "tickets")),
+          _run_report, _model("eval.report", "ReportSummary"), optional=("agreement", "ratings", "scores", "tickets")),
 )}
 """In run order."""

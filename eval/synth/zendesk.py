@@ -25,7 +25,9 @@ _QUOTE = ('<div class="gmail_quote">On {when}, Acme Support &lt;support@acme.exa
 
 
 def _paragraphs(text: str) -> str:
-    return "".join(f"<p>{html.escape(line)}</p>" for line in text.split("\n") if line.strip())
+    """Blank lines part paragraphs, single line breaks become ``<br>``: the text comes back as it was."""
+    paragraphs = (p.strip("\n") for p in text.split("\n\n"))
+    return "".join("<p>" + "<br>".join(html.escape(line) for line in p.split("\n")) + "</p>" for p in paragraphs if p.strip())
 
 
 def _when(created: datetime, minutes: int) -> str:
