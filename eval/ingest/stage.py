@@ -72,6 +72,7 @@ def _ingest(
     advance: Advance | None,
     tally: Counter[str],
     fmt: Format = "tickets",
+    workers: int = 1,
 ) -> Iterator[Ticket | Quarantined]:
     """``tally["read"]`` counts records as the loaders produced them, for the reconciliation."""
     _check_args(paths, max_text_chars)
@@ -79,7 +80,7 @@ def _ingest(
     index_of = {source: index for index, source in reversed(list(enumerate(sources)))}
     pending = 0
     with KeptIds(sources) as kept_ids:
-        for row in _rows(sources, fmt, mapping):
+        for row in _rows(sources, fmt, mapping, workers):
             tally["read"] += 1
             yield _judge(row, index_of[row.source], mapping, max_text_chars, kept_ids)
             pending += 1
@@ -90,9 +91,9 @@ def _ingest(
         advance(pending)
 
 
-def _rows(sources: list[str], fmt: Format, mapping: Mapping | None) -> Iterator[SourceRow]:
+def _rows(sources: list[str], fmt: Format, mapping: Mapping | None, workers: int) -> Iterator[SourceRow]:
     if fmt != "tickets":
-        return export_rows(sources, fmt, mapping)
+        return export_rows(sources, fmt, mapping, workers)
     return (row for source in sources for row in read_rows(source))
 
 
@@ -138,8 +139,8 @@ def ingest_to_dir(
     being written (duplicate-id detection needs every kept id and where it came from, and
     re-deriving them costs less than storing them in each progress record).
 
-    JSON Lines inputs are judged on ``workers`` processes (default: every core this process may
-    use); the bytes written do not depend on it.
+    JSON Lines inputs are judged, and helpdesk exports cleaned, on ``workers`` processes (default:
+    every core this process may use); the bytes written do not depend on it.
     """
     out_dir = Path(out_dir)
     key = {"stage": "ingest", "sources": [file_stat(p) for p in paths], "mapping": repr(mapping),
@@ -173,7 +174,7 @@ def _judged(
     _check_args(paths, max_text_chars)
     if fmt == "tickets" and workers > 1 and all(is_jsonl_file(p) for p in paths):
         return judge_in_pool(paths, mapping, max_text_chars, workers, 2 * batch_rows(), advance, tally)
-    records = _ingest(paths, mapping, max_text_chars, advance, tally, fmt)
+    records = _ingest(paths, mapping, max_text_chars, advance, tally, fmt, workers)
     return ((isinstance(r, Ticket), getattr(r, "reason", ""), r.model_dump_json()) for r in records)
 
 

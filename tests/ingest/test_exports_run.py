@@ -86,3 +86,14 @@ def test_a_first_run_on_an_export_goes_from_export_to_report(tmp_path: Path) -> 
     assert by_language.returncode == 0, by_language.stderr
     cuts = json.loads((run / "decisions.json").read_text())["categories"][0]["cuts"]
     assert [c["value"] for c in cuts] == ["en"]
+
+
+def test_cleaning_on_worker_processes_writes_the_same_bytes(tmp_path: Path) -> None:
+    tickets = _jsonl(ROOT / "datasets" / "demo" / "tickets.jsonl")[:700]  # three batches of 256
+    paths = [str(p) for p in write_zendesk_export(tickets, tmp_path / "export", np.random.default_rng(6))]
+    mapping = parse_mapping({"category": {"custom_field": "Category"}}, "test", None)
+    for workers in (1, 2):
+        ingest_to_dir(paths, tmp_path / str(workers), mapping, workers=workers, fmt="zendesk")
+    for name in ("tickets.jsonl", "quarantine.jsonl"):
+        assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes()
+    assert len(_jsonl(tmp_path / "2" / "tickets.jsonl")) == 700

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from eval.ingest import ingest_to_dir, load_mapping
-from eval.ingest.adapters import ADAPTERS
+from eval.ingest.adapters import ADAPTERS, export_rows
 from eval.ingest.adapters.base import Lookups, Rejected
 from eval.ingest.adapters.freshdesk import Freshdesk
 from eval.ingest.quarantine import Problem
@@ -32,7 +32,7 @@ def _run(out: Path, mapping: Path = EXPORT / "mapping.yaml") -> tuple[list[dict]
 def _converted(files: list[str] = FILES) -> dict[str, dict]:
     """Straight from the adapter, each row checked as the stage checks it; the first ticket of each id (the stage
     refuses the repeat)."""
-    rows = Freshdesk(load_mapping(EXPORT / "mapping.yaml")).rows([str(EXPORT / f) for f in files])
+    rows = export_rows([str(EXPORT / f) for f in files], "freshdesk", load_mapping(EXPORT / "mapping.yaml"))
     checked = [check_ticket(row.record, 20_000) for row in rows if row.record is not None]
     assert not [c for c in checked if isinstance(c, Problem)]
     first: dict[str, dict] = {}

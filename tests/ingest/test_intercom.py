@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 from eval.ingest import ingest_to_dir, load_mapping
-from eval.ingest.adapters import ADAPTERS
+from eval.ingest.adapters import ADAPTERS, export_rows
 from eval.ingest.adapters.base import Lookups
 from eval.ingest.adapters.intercom import Intercom
 from eval.ingest.quarantine import Problem
@@ -30,7 +30,7 @@ def _run(out: Path, mapping: Path = EXPORT / "mapping.yaml") -> tuple[list[dict]
 
 def _converted() -> list[dict]:
     """Straight from the adapter, each row checked as the stage checks it; repeated ids are the stage's to refuse."""
-    rows = Intercom(load_mapping(EXPORT / "mapping.yaml")).rows([str(EXPORT / f) for f in FILES])
+    rows = export_rows([str(EXPORT / f) for f in FILES], "intercom", load_mapping(EXPORT / "mapping.yaml"))
     checked = [check_ticket(row.record, 20_000) for row in rows if row.record is not None]
     assert not [c for c in checked if isinstance(c, Problem)]
     return [c.model_dump(mode="json") for c in checked if not isinstance(c, Problem)]

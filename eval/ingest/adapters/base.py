@@ -279,15 +279,33 @@ class Adapter(ABC):
         self.rule = mapping.category if mapping is not None else None
 
     @abstractmethod
-    def rows(self, paths: Sequence[str]) -> Iterator[SourceRow]:
-        """Every vendor ticket of the export in input order, one row each."""
+    def conversations(self, paths: Sequence[str]) -> Iterator[Pending]:
+        """Every vendor ticket of the export in input order, in our terms or with its problem."""
 
-    def converted(self, source: str, line: int, raw: Any, conv: Conversation | Problem, at: str | None = None) -> SourceRow:
-        """The row of one vendor ticket: our ticket record, or the problem that quarantines it."""
-        result = conv if isinstance(conv, Problem) else assemble(conv)
-        if isinstance(result, Problem):
-            return SourceRow(source, line, "export", None, raw, result, at)
-        return SourceRow(source, line, "export", result, raw, None, at)
+    def converted(self, source: str, line: int, raw: Any, conv: Conversation | Problem, at: str | None = None) -> Pending:
+        return Pending(source, line, raw, conv, at)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A vendor ticket read and converted, before ``assemble`` (cleaning and language: most of the cost,
+    so it may run in other processes); ``raw`` is what quarantine shows."""
+
+    source: str
+    line: int
+    raw: Any
+    conv: Conversation | Problem
+    at: str | None = None
+
+    def row(self, assembled: dict[str, Any] | Problem) -> SourceRow:
+        if isinstance(assembled, Problem):
+            return SourceRow(self.source, self.line, "export", None, self.raw, assembled, self.at)
+        return SourceRow(self.source, self.line, "export", assembled, self.raw, None, self.at)
+
+
+def assemble_all(convs: list[Conversation | Problem]) -> list[dict[str, Any] | Problem]:
+    """``assemble`` over a batch (worker side); problems pass through."""
+    return [conv if isinstance(conv, Problem) else assemble(conv) for conv in convs]
 
 
 class ObjectAdapter(Adapter):
@@ -312,8 +330,8 @@ class ObjectAdapter(Adapter):
     def ready(self, lookups: Lookups) -> None:
         """Raise an ``IngestError`` when the lookups read cannot support any ticket (a missing users file)."""
 
-    def rows(self, paths: Sequence[str]) -> Iterator[SourceRow]:
-        """Every vendor ticket of the export, converted or quarantined, lookup files first."""
+    def conversations(self, paths: Sequence[str]) -> Iterator[Pending]:
+        """Every vendor ticket of the export, lookup files first."""
         with Lookups() as lookups:
             first, rest = self._split(paths)
             for path in first + rest:
@@ -328,12 +346,12 @@ class ObjectAdapter(Adapter):
             (lookups if is_lookup else others).append(path)
         return lookups, others
 
-    def _file_rows(self, path: str, lookups: Lookups) -> Iterator[SourceRow]:
+    def _file_rows(self, path: str, lookups: Lookups) -> Iterator[Pending]:
         checked = False
         for item in export_objects(path):
             if item.obj is None:
-                assert item.row is not None
-                yield item.row
+                assert item.row is not None and item.row.problem is not None
+                yield Pending(item.source, item.line, item.row.raw, item.row.problem, item.row.at)
                 continue
             self.store(item.obj, lookups)
             for at, ticket in self.tickets(item.obj):
@@ -342,7 +360,7 @@ class ObjectAdapter(Adapter):
                     checked = True
                 yield self._row(item, at if at is not None else item.at, ticket, lookups)
 
-    def _row(self, item: ExportObject, at: str | None, ticket: Any, lookups: Lookups) -> SourceRow:
+    def _row(self, item: ExportObject, at: str | None, ticket: Any, lookups: Lookups) -> Pending:
         conv: Conversation | Problem
         if not isinstance(ticket, dict):
             conv = Problem("wrong_type", RECORD, f"expected a JSON object, got {type(ticket).__name__}")

@@ -24,7 +24,17 @@ from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any, ClassVar, get_args
 
-from eval.ingest.adapters.base import Adapter, CategoryFacts, Conversation, Lookups, Message, Rejected, category_of, instant
+from eval.ingest.adapters.base import (
+    Adapter,
+    CategoryFacts,
+    Conversation,
+    Lookups,
+    Message,
+    Pending,
+    Rejected,
+    category_of,
+    instant,
+)
 from eval.ingest.mapping import Mapping, MessageColumns
 from eval.ingest.quarantine import IngestError, Problem
 from eval.ingest.sources import SourceRow, read_rows
@@ -57,7 +67,7 @@ class MessagesCsv(Adapter):
             self.columns = mapping.messages
             self.authors = None if mapping.messages.authors is None else mapping.resolve(mapping.messages.authors)
 
-    def rows(self, paths: Sequence[str]) -> Iterator[SourceRow]:
+    def conversations(self, paths: Sequence[str]) -> Iterator[Pending]:
         """Every record in the order of its first row: tickets converted or quarantined, rows of no ticket quarantined."""
         with Lookups() as lookups:
             if self.authors is not None:
@@ -103,7 +113,7 @@ class MessagesCsv(Adapter):
         ticket_id = _cell(row.raw, column)
         return ticket_id or Problem("missing_field", column, "no ticket id, so the row belongs to no ticket")
 
-    def _record(self, paths: Sequence[str], record: dict[str, Any], lookups: Lookups) -> SourceRow:
+    def _record(self, paths: Sequence[str], record: dict[str, Any], lookups: Lookups) -> Pending:
         if "lone" in record:
             lone = record["lone"]
             return self.converted(paths[lone["file"]], lone["row"], lone["cells"], Problem(*lone["problem"]))
