@@ -68,6 +68,23 @@ def scratch_db(schema: str) -> sqlite3.Connection:
     return db
 
 
+class ScratchIndex:
+    """An object that keeps what grows with the input in its own ``scratch_db``; close it when done,
+    or use it as a context manager."""
+
+    def __init__(self, schema: str) -> None:
+        self._db = scratch_db(schema)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def batch_rows() -> int:
     """Rows per batch; ``SUPPORT_EVAL_BATCH_ROWS`` overrides (output bytes do not depend on it)."""
     raw = os.environ.get(BATCH_ROWS_ENV)

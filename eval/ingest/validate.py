@@ -5,7 +5,7 @@ The text size limit is a run parameter, so it is checked here rather than in the
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Any
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
@@ -14,7 +14,7 @@ from eval.ingest.mapping import Mapping, MappingProblem, apply_mapping, origin
 from eval.ingest.quarantine import RECORD, Problem, Reason
 from eval.ingest.sources import SourceRow
 from eval.records import Ticket
-from eval.store import scratch_db
+from eval.store import ScratchIndex
 
 _SHOWN_INPUT = 80
 
@@ -87,13 +87,12 @@ def _short(value: Any) -> str:
     return text if len(text) <= _SHOWN_INPUT else text[: _SHOWN_INPUT - 3] + "..."
 
 
-class KeptIds:
+class KeptIds(ScratchIndex):
     """Ticket ids kept so far and where, the only state of ingest that grows with the input: in an
     on-disk SQLite index, so it is exact and memory stays flat at millions of tickets (a dict of
     every id cost ~100 MB per million).
 
-    Where is packed into one int (source index, line). Close it (or use it as a context manager)
-    when ingest ends.
+    Where is packed into one int (source index, line).
     """
 
     _LINE_BITS = 40
@@ -102,8 +101,8 @@ class KeptIds:
     _FIRST = "SELECT place FROM kept WHERE ticket_id = ?"
 
     def __init__(self, sources: list[str]):
+        super().__init__(self._SCHEMA)
         self._sources = sources
-        self._db = scratch_db(self._SCHEMA)
         self._cursor = self._db.cursor()
 
     def claim(self, ticket_id: str, source_index: int, line: int) -> Problem | None:
@@ -117,12 +116,3 @@ class KeptIds:
         first_line = first & ((1 << self._LINE_BITS) - 1)
         detail = f"ticket_id {ticket_id!r} already kept from {first_source} line {first_line}"
         return Problem("duplicate_ticket_id", "ticket_id", detail)
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -19,20 +19,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 from eval.ingest.clean import clean_message
-from eval.ingest.language import detect_language
+from eval.ingest.language import MAX_CHARS, detect_language
 from eval.ingest.mapping import CategoryRule
 from eval.ingest.mapping import Mapping as IngestMapping
 from eval.ingest.quarantine import RECORD, IngestError, Problem, Reason
 from eval.ingest.sources import SourceRow, json_line, jsonl_lines
 from eval.records import Role
-from eval.store import scratch_db
-
-_LANGUAGE_SAMPLE = 2000
-"""Characters of the customer's words the language is detected on: more changes nothing."""
-
+from eval.store import ScratchIndex
 
 @dataclass(frozen=True)
 class Message:
@@ -152,7 +148,7 @@ def assemble(conv: Conversation) -> dict[str, Any] | Problem:
     if conv.category is None:
         return Problem("missing_field", "category", "no category: the mapping's category rule found none for this ticket")
     metadata = dict(conv.metadata)
-    said = " ".join(t["text"] for t in turns if t["role"] == "customer")[:_LANGUAGE_SAMPLE]
+    said = " ".join(t["text"] for t in turns if t["role"] == "customer")[:MAX_CHARS]
     language = detect_language(said)
     if language is not None:
         metadata["language"] = language
@@ -162,7 +158,7 @@ def assemble(conv: Conversation) -> dict[str, Any] | Problem:
     }
 
 
-class Lookups:
+class Lookups(ScratchIndex):
     """Vendor records that tickets refer to (users by id, field names by id, comments by ticket), in
     an on-disk table so a users export of millions costs no memory; recent answers are cached."""
 
@@ -173,7 +169,7 @@ class Lookups:
     _CACHE = 4096
 
     def __init__(self) -> None:
-        self._db = scratch_db(self._SCHEMA)
+        super().__init__(self._SCHEMA)
         self._cache: dict[tuple[str, str], Any] = {}
         self._counts: dict[str, int] = {}
 
@@ -204,15 +200,6 @@ class Lookups:
 
     def count(self, kind: str) -> int:
         return self._counts.get(kind, 0)
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 @dataclass(frozen=True)
