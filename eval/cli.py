@@ -246,7 +246,8 @@ def serve(
     serve_app(run_dir, host, port)
 
 
-ratings_app = typer.Typer(no_args_is_help=True, help="Blind ratings: export from the app, import into the run.")
+ratings_app = typer.Typer(no_args_is_help=True,
+                          help="Blind ratings and single-answer reviews: export from the app, import into the run.")
 
 
 @ratings_app.command("export")
@@ -266,18 +267,28 @@ def ratings_export(
 @ratings_app.command("import")
 def ratings_import(
     run_dir: Annotated[Path, typer.Argument(help="the run folder the packets were drawn from")],
-    files: Annotated[list[Path], typer.Argument(help="reviewer files: JSONL, CSV or a Label Studio JSON export")],
+    files: Annotated[list[Path] | None, typer.Argument(help="reviewer files: JSONL, CSV or a Label Studio JSON export")] = None,
     key: Annotated[Path | None, typer.Option(help="blind key (default: the config's, else RUN/key.jsonl)")] = None,
+    reviews: Annotated[list[Path] | None, typer.Option(
+        "--reviews", help="single-answer review file (JSONL or CSV) into RUN/reviews.jsonl; repeat for more")] = None,
+    scale: Annotated[tuple[float, float] | None, typer.Option(
+        help="score scale MIN MAX of the --reviews files, mapped to 1-5 (default: the config's, else 1 5)")] = None,
 ) -> None:
-    """Unblind reviewer files into RUN/ratings.jsonl; bad rows are reported with file and line."""
+    """Unblind reviewer files into RUN/ratings.jsonl, and review files into RUN/reviews.jsonl; bad rows are
+    reported with file and line."""
     from eval.run.manifest import config_of_run
-    from eval.run.stages import Context, import_ratings_into
+    from eval.run.stages import Context, import_ratings_into, import_reviews_into
     from eval.tables import print_ratings
 
     with _user_errors():
-        summary = import_ratings_into(Context(config_of_run(run_dir), RunFolder(run_dir), _bar), files, key)
-    print_ratings(out, summary)
-    _paths("Wrote", [Path(summary.out_path), Path(summary.rejections_path)])
+        if not files and not reviews:
+            raise UsageError("give reviewer files (blind ratings), --reviews files (single answers), or both")
+        ctx = Context(config_of_run(run_dir), RunFolder(run_dir), _bar)
+        summaries = [import_ratings_into(ctx, files, key)] if files else []
+        summaries += [import_reviews_into(ctx, reviews, scale)] if reviews else []
+    for summary in summaries:
+        print_ratings(out, summary)
+        _paths("Wrote", [Path(summary.out_path), Path(summary.rejections_path)])
 
 
 app.add_typer(ratings_app, name="ratings")

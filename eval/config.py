@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from eval.errors import UserError
+from eval.records import ReviewScale, ReviewSource
 
 
 class ConfigError(UserError):
@@ -132,6 +134,55 @@ class RatingsConfig(_Strict):
     """Rating guidelines (YAML) shown to reviewers; the package's default when unset."""
 
 
+def _scale(v: ReviewScale) -> ReviewScale:
+    if v != "pass_fail" and not (math.isfinite(v[0]) and math.isfinite(v[1]) and v[0] < v[1]):
+        raise ValueError("a scale is [min, max] with min < max, or pass_fail")
+    return v
+
+
+Scale = Annotated[ReviewScale, AfterValidator(_scale)]
+
+
+class ReviewColumns(_Strict):
+    """A QA tool's export read through a column mapping: the column holding each Review field (a
+    field not named here is read from the column of its own name). ``critical`` may list the
+    scorecard's critical categories: the answer is critical when any of them failed (a cell of 0,
+    fail, failed, false or no). ``answer`` and ``source`` are values for every row, not columns."""
+
+    review_id: str | None = None
+    item_id: str | None = None
+    reviewer: str | None = None
+    score: str | None = None
+    acceptable: str | None = None
+    critical: str | list[str] | None = None
+    reviewed_at: str | None = None
+    comment: str | None = None
+    answer: Literal["historical", "replayed"] | None = None
+    source: ReviewSource | None = None
+
+
+class ReviewFile(_Strict):
+    """One review file with its own scale or columns (else the ``reviews`` section's)."""
+
+    path: str
+    scale: Scale | None = None
+    columns: ReviewColumns | None = None
+
+
+class ReviewsConfig(_Strict):
+    """Single-answer reviews (DESIGN.md Review): files, their score scale (mapped linearly to 1-5), a column mapping."""
+
+    files: list[str | ReviewFile] = Field(default_factory=list)
+    scale: Scale = (1.0, 5.0)
+    columns: ReviewColumns | None = None
+
+    def file_specs(self) -> list[ReviewFile]:
+        """Every file with the scale and columns it is read with."""
+        specs = [ReviewFile(path=f) if isinstance(f, str) else f for f in self.files]
+        return [f.model_copy(update={"scale": f.scale or self.scale, "columns": f.columns or self.columns})
+                for f in specs]
+
+
 class RunConfig(_Strict):
     name: str = Field(min_length=1)
     seed: int = 0
@@ -140,6 +191,7 @@ class RunConfig(_Strict):
     rubrics: RubricsConfig | None = None
     """The packaged default rubric when unset (``eval.rubrics.extend.rubrics_path``)."""
     ratings: RatingsConfig = RatingsConfig()
+    reviews: ReviewsConfig = ReviewsConfig()
     policy: dict[str, Any] | str | None = None
     judge: JudgeConfig | None = None
     ray_address: str | None = None

@@ -10,10 +10,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 Role = Literal["customer", "agent", "system", "note"]
 Side = Literal["human", "ai"]
+
+
+def _iso_8601(v: str | None) -> str | None:
+    """Kept as the original string (byte-stable output) but must parse as ISO 8601."""
+    if v is not None:
+        datetime.fromisoformat(v.replace("Z", "+00:00"))
+    return v
 
 
 class Record(BaseModel):
@@ -48,10 +56,7 @@ class Ticket(Record):
     @field_validator("created_at")
     @classmethod
     def _iso_time(cls, v: str | None) -> str | None:
-        """Kept as the original string (byte-stable output) but must parse as ISO 8601."""
-        if v is not None:
-            datetime.fromisoformat(v.replace("Z", "+00:00"))
-        return v
+        return _iso_8601(v)
 
     @field_validator("turns")
     @classmethod
@@ -200,6 +205,87 @@ class UnblindedRating(Record):
     gold: bool = False
     seconds: float | None = None
     comment: str | None = None
+
+
+ReviewedAnswer = Literal["historical", "replayed", "live"]
+"""The agent turn as it happened, the item's AI answer, or a production answer after the decision."""
+ReviewSource = Literal["ai", "human", "ai_draft"]
+ReviewScale = tuple[float, float] | Literal["pass_fail"]
+"""A review file's score scale: [min, max], or pass_fail for files that only say acceptable or not."""
+
+
+class Review(Record):
+    """One answer reviewed on its own, as a ``reviews`` file holds it (DESIGN.md Review).
+
+    ``score`` is on the file's scale, which only the config knows, so the importer checks its range.
+    A live review names its turn (ticket_id, turn_index, category) since it has no item.
+    """
+
+    review_id: str = Field(min_length=1)
+    item_id: str | None = None
+    answer: ReviewedAnswer
+    source: ReviewSource
+    reviewer: str | None = None
+    score: float | None = Field(default=None, allow_inf_nan=False)
+    acceptable: bool | None = None
+    critical: bool | None = None
+    reviewed_at: str | None = None
+    comment: str | None = None
+    ticket_id: str | None = None
+    turn_index: int | None = Field(default=None, ge=0)
+    category: str | None = None
+
+    @field_validator("item_id", "reviewer", "reviewed_at", "comment", "ticket_id", "category", mode="before")
+    @classmethod
+    def _blank_is_none(cls, v: Any) -> Any:
+        """Blank text is no value, as an empty CSV cell is, so JSONL and CSV read alike (a blank reviewer: anonymous)."""
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("score", mode="before")
+    @classmethod
+    def _not_bool(cls, v: Any) -> Any:
+        """``true`` is not a score (pydantic would read it as 1)."""
+        if isinstance(v, bool):
+            raise ValueError("a score is a number, not a boolean")
+        return v
+
+    @field_validator("reviewed_at")
+    @classmethod
+    def _iso_time(cls, v: str | None) -> str | None:
+        return _iso_8601(v)
+
+    @model_validator(mode="after")
+    def _names_its_answer(self) -> Review:
+        needed = ("ticket_id", "turn_index", "category") if self.answer == "live" else ("item_id",)
+        for name in needed:
+            if getattr(self, name) is None:
+                raise PydanticCustomError("missing_for_answer", "{field} is required when answer is {answer}",
+                                          {"field": name, "answer": self.answer})
+        return self
+
+
+class UnblindedReview(Record):
+    """A review matched to its item (``reviews.jsonl``): the side of the item it reviewed (``ai``: the
+    replayed AI answer; ``human``: the recorded agent turn, whoever wrote it, which ``source`` says),
+    its score mapped to 1-5 beside the file's own, and the file and line it came from."""
+
+    review_id: str
+    item_id: str
+    ticket_id: str
+    category: str
+    side: Side
+    answer: Literal["historical", "replayed"]
+    source: ReviewSource
+    reviewer: str | None = None
+    score: float | None = Field(default=None, ge=1, le=5)
+    score_raw: float | None = None
+    scale: ReviewScale = (1.0, 5.0)
+    acceptable: bool | None = None
+    critical: bool | None = None
+    reviewed_at: str | None = None
+    comment: str | None = None
+    source_file: str
+    line: int
 
 
 Tier = Literal["automate", "assist", "human"]

@@ -73,6 +73,7 @@ def print_scores(out: Console, summary: Any, replay: Any = None) -> None:
 
 
 def print_ratings(out: Console, summary: Any) -> None:
+    """An import summary (ratings or reviews) and its first rejections."""
     out.print(summary.text())
     for bad in summary.rejections[:10]:
         out.print(f"  [yellow]{bad.source}:{bad.line}[/yellow] {bad.field}: {bad.reason} {bad.detail}")
@@ -92,12 +93,13 @@ def print_run(out: Console, cfg: RunConfig, run_dir: Path, summaries: dict[str, 
     print_replay(out, summaries["replay"])
     print_default_rubric(out, cfg)
     out.print(category_table(summaries["replay"], summaries["score"]))
-    if "ratings" in summaries:
-        print_ratings(out, summaries["ratings"])
+    for name in ("ratings", "reviews"):
+        if name in summaries:
+            print_ratings(out, summaries[name])
     if "decide" in summaries:
         out.print(decisions_table(summaries["decide"]))
         out.print(summaries["decide"].reviewers_note)
-    if not cfg.ratings.files:
+    if not cfg.ratings.files and not cfg.reviews.files:
         out.print("No ratings yet, so every category stays human for want of evidence. Next: draw blind packets with "
                   f"`support-eval packets {run_dir} --reviewers qa_01,qa_02,... --per-reviewer N`, then "
                   f"`support-eval ratings import {run_dir} FILE...`, `decide` and `report`.", markup=False, highlight=False)

@@ -16,7 +16,7 @@ def test_every_artifact_has_its_own_name() -> None:
 
 
 def test_the_registry_is_in_run_order_and_reads_only_what_an_earlier_stage_writes() -> None:
-    assert list(STAGES) == ["ingest", "replay", "score", "ratings", "judge", "decide", "report"]
+    assert list(STAGES) == ["ingest", "replay", "score", "ratings", "reviews", "judge", "decide", "report"]
     written: set[str] = set()
     for stage in STAGES.values():
         assert set(stage.reads) <= written, stage.name

@@ -13,7 +13,6 @@ paths feed the same table, so they accept exactly the same rows.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Sequence
@@ -30,6 +29,7 @@ from pydantic_core import ErrorDetails
 
 from eval.errors import MissingInput
 from eval.ratings.labelstudio import read_labelstudio_export
+from eval.ratings.rows import read_rows
 from eval.records import BlindKey, Quarantined, Rating, UnblindedRating
 from eval.store import RecordError, atomic_writer, read_jsonl, write_jsonl
 
@@ -140,15 +140,6 @@ def read_key(path: Path) -> pd.DataFrame:
     return key
 
 
-def _csv_cell(name: str, value: str | None) -> Any:
-    """Empty CSV cells are missing values; booleans accept true/false/1/0 in any case."""
-    if value is None or value.strip() == "":
-        return None
-    if name in BOOL_FIELDS and value.strip().lower() in ("true", "false", "1", "0"):
-        return value.strip().lower() in ("true", "1")
-    return value
-
-
 def _raw_rows(path: Path) -> Any:
     """(line number, parsed row or the JSON error) for each non-blank row of a reviewer file.
 
@@ -157,19 +148,7 @@ def _raw_rows(path: Path) -> Any:
     if path.suffix.lower() == ".json":
         yield from read_labelstudio_export(path)
         return
-    if path.suffix.lower() == ".csv":
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            reader = csv.DictReader(fh)
-            for row in reader:
-                yield reader.line_num, {k: _csv_cell(k, v) for k, v in row.items() if k is not None}
-        return
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if line.strip():
-                try:
-                    yield lineno, json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield lineno, exc
+    yield from read_rows(path, BOOL_FIELDS)
 
 
 def _reason(err: ErrorDetails) -> tuple[RejectReason, str]:

@@ -13,7 +13,7 @@ from typing import Literal
 Artifact = Literal[
     "manifest", "tickets", "quarantine", "items", "scores", "judge", "judge_pairwise",
     "judge_calibration", "packets", "key", "blinding_audit", "app_ratings", "ratings",
-    "ratings_rejected", "reviews", "agreement", "decisions", "router", "report_html",
+    "ratings_rejected", "reviews", "reviews_rejected", "agreement", "decisions", "router", "report_html",
     "report_md", "figures", "monitor",
 ]
 
@@ -33,6 +33,7 @@ NAMES: dict[Artifact, str] = {
     "ratings": "ratings.jsonl",
     "ratings_rejected": "ratings.rejected.jsonl",
     "reviews": "reviews.jsonl",
+    "reviews_rejected": "reviews.rejected.jsonl",
     "agreement": "agreement.json",
     "decisions": "decisions.json",
     "router": "router",
@@ -44,7 +45,7 @@ NAMES: dict[Artifact, str] = {
 """Artifact → its name in the run folder (a folder for packets, router and figures)."""
 
 LISTED: tuple[Artifact, ...] = ("manifest", "tickets", "quarantine", "items", "scores", "ratings",
-                                "agreement", "decisions", "report_md", "report_html")
+                                "reviews", "agreement", "decisions", "report_md", "report_html")
 """The files ``support-eval run`` lists when it finishes, in that order."""
 
 
@@ -111,6 +112,14 @@ class RunFolder:
     @property
     def ratings_rejected(self) -> Path:
         return self.path("ratings_rejected")
+
+    @property
+    def reviews(self) -> Path:
+        return self.path("reviews")
+
+    @property
+    def reviews_rejected(self) -> Path:
+        return self.path("reviews_rejected")
 
     @property
     def agreement(self) -> Path:

@@ -55,6 +55,7 @@ def _input_files(cfg: RunConfig) -> list[Path]:
         paths.append(cfg.resolve(responder.path))
     paths.extend(rubric_files(rubrics_path(cfg)))
     paths.extend(cfg.resolve(p) for p in cfg.ratings.files)
+    paths.extend(cfg.resolve(f.path) for f in cfg.reviews.file_specs())
     if cfg.ratings.key:
         paths.append(cfg.resolve(cfg.ratings.key))
     return paths
@@ -145,7 +146,7 @@ def run_all(
     engine: EngineName = "local",
 ) -> dict[str, Any]:
     """Every stage the config wants, in registry order: ingest → replay → score (→ ratings →
-    judge → decide → report when the config lists reviewer files and a judge).
+    reviews → judge when the config lists reviewer files, review files and a judge) → decide → report.
 
     Re-running into the same folder continues it: finished stages whose files are unchanged are
     skipped, a killed stage resumes from its last complete batch (see ``start_run``). ``engine``

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from eval.config import ConfigError, RunConfig
 from eval.engines import Engine
-from eval.errors import MissingInput
+from eval.errors import MissingInput, UsageError
 from eval.progress import Advance
 from eval.run.folder import Artifact, RunFolder
 from eval.run.manifest import completed_stage, now, stage_files, update_manifest
@@ -148,15 +148,45 @@ def import_ratings_into(ctx: Context, files: list[Any] | None = None, key: Any =
     return summary
 
 
-def _ratings_summary(summary: dict[str, Any], folder: RunFolder) -> Any:
+def import_reviews_into(ctx: Context, files: list[Any] | None = None, scale: tuple[float, float] | None = None) -> Any:
+    """Single-answer review files into RUN/reviews.jsonl: the config's, or ``files`` read with ``scale``
+    (else the config's scale) and the config's columns."""
     from pathlib import Path
 
-    from eval.ratings.importer import ImportSummary
-    from eval.records import Quarantined
-    from eval.store import read_jsonl
+    from pydantic import ValidationError
 
-    rejections = list(read_jsonl(Path(summary["rejections_path"]), Quarantined))
-    return ImportSummary.model_validate({**summary, "rejections": rejections})
+    from eval.config import ReviewFile, problems
+    from eval.ratings.reviews import import_reviews
+
+    cfg = ctx.cfg
+    started = time.perf_counter()
+    reviews = cfg.reviews
+    if files:
+        try:
+            given = [ReviewFile(path=str(Path(f).resolve()), scale=scale) for f in files]
+        except ValidationError as exc:
+            raise UsageError(f"--scale: {problems(exc)}") from exc
+        reviews = reviews.model_copy(update={"files": given})
+    specs = [s.model_copy(update={"path": str(cfg.resolve(s.path))}) for s in reviews.file_specs()]
+    if not specs:
+        raise ConfigError(f"{cfg.source}: key 'reviews.files': no review files to import")
+    summary = import_reviews(specs, ctx.folder.items, ctx.folder.reviews, ctx.folder.reviews_rejected)
+    record(ctx, "reviews", started, summary, exclude={"rejections"})
+    return summary
+
+
+def _with_rejections(path: str, name: str) -> Callable[[dict[str, Any], RunFolder], Any]:
+    """An import summary read back with its rejections, which the manifest leaves in their own file."""
+    def read(summary: dict[str, Any], folder: RunFolder) -> Any:
+        from importlib import import_module
+        from pathlib import Path
+
+        from eval.records import Quarantined
+        from eval.store import read_jsonl
+
+        rejections = list(read_jsonl(Path(summary["rejections_path"]), Quarantined))
+        return getattr(import_module(path), name).model_validate({**summary, "rejections": rejections})
+    return read
 
 
 def policy_of(cfg: RunConfig) -> Any:
@@ -235,11 +265,18 @@ def _rated(cfg: RunConfig) -> bool:
     return bool(cfg.ratings.files)
 
 
+def _reviewed(cfg: RunConfig) -> bool:
+    return bool(cfg.reviews.files)
+
+
 STAGES: dict[str, Stage] = {s.name: s for s in (
     Stage("ingest", (), ("tickets", "quarantine"), _run_ingest, _model("eval.ingest.stage", "IngestSummary")),
     Stage("replay", ("tickets",), ("items",), _run_replay, _model("eval.replay.tally", "ReplaySummary")),
     Stage("score", ("items",), ("scores",), _run_score, _model("eval.rubrics.score", "ScoreSummary")),
-    Stage("ratings", ("items",), ("ratings", "ratings_rejected"), import_ratings_into, _ratings_summary, _rated),
+    Stage("ratings", ("items",), ("ratings", "ratings_rejected"), import_ratings_into,
+          _with_rejections("eval.ratings.importer", "ImportSummary"), _rated),
+    Stage("reviews", ("items",), ("reviews", "reviews_rejected"), import_reviews_into,
+          _with_rejections("eval.ratings.reviews", "ReviewsSummary"), _reviewed),
     Stage("judge", ("items", "ratings"), ("judge_pairwise", "judge_calibration"), _run_judge, lambda s, f: s,
           lambda cfg: cfg.judge is not None and cfg.judge.pairwise, resumable=False, optional=("ratings",)),
     Stage("decide", ("ratings", "items", "scores"), ("agreement", "decisions"), _run_decide, _decisions,
