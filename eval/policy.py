@@ -42,6 +42,9 @@ class Policy(BaseModel):
     min_rated: int = Field(default=40, ge=1)
     min_alpha: float = Field(default=0.667, le=1)
     margin: float = Field(default=0.25, ge=0)
+    win_rate_margin: float = Field(default=0.1, ge=0, lt=0.5)
+    """Non-inferiority margin on the AI win rate (ties as half) for ratings without scores: the lower bound
+    must exceed 1/2 minus this. decisions.json records it only where a gate tested a win rate."""
     noninferiority_alpha: float = Field(default=0.025, gt=0, lt=0.5)
     critical_ub_automate: float = Field(default=0.02, gt=0, lt=1)
     acceptable_diff_lb: float = Field(default=-0.05, ge=-1, le=1)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 Role = Literal["customer", "agent", "system", "note"]
 Side = Literal["human", "ai"]
@@ -168,13 +168,31 @@ class BlindKey(Record):
     """Packet round: 0 first, then one more per follow-up round drawn after decisions."""
 
 
+def _scores_or_preference(first: int | None, second: int | None, preference: str | None, names: tuple[str, str]) -> None:
+    """Both scores or neither (a preference-only comparison, which then needs its preference): half a
+    pair cannot be compared, so the rating is rejected naming the missing field."""
+    if (first is None) != (second is None):
+        missing, given = names if first is None else names[::-1]
+        _missing(missing, f"{missing} is required when {given} is given (both scores, or neither for a "
+                          "preference-only rating)")
+    if first is None and preference is None:
+        _missing("preference", "preference is required when a rating has no scores")
+
+
+def _missing(field: str, message: str) -> None:
+    """A validation error located at ``field`` (a model validator's own errors carry no field)."""
+    raise ValidationError.from_exception_data("Rating", [InitErrorDetails(
+        type=PydanticCustomError("missing", message), loc=(field,), input=None)])
+
+
 class Rating(Record):
     """One reviewer's verdict on one packet, as reviewers return it (still blind)."""
 
     rating_id: str
-    reviewer: str
-    score_x: int = Field(ge=1, le=5)
-    score_y: int = Field(ge=1, le=5)
+    reviewer: str | None
+    """None: an anonymous rater (agreement is still measured; reliability is not assessable)."""
+    score_x: int | None = Field(default=None, ge=1, le=5)
+    score_y: int | None = Field(default=None, ge=1, le=5)
     preference: Literal["x", "y", "tie_good", "tie_bad"] | None = None
     acceptable_x: bool | None = None
     acceptable_y: bool | None = None
@@ -182,6 +200,11 @@ class Rating(Record):
     critical_y: bool | None = None
     comment: str | None = None
     seconds: float | None = None
+
+    @model_validator(mode="after")
+    def _comparable(self) -> Rating:
+        _scores_or_preference(self.score_x, self.score_y, self.preference, ("score_x", "score_y"))
+        return self
 
 
 Preference = Literal["ai", "human", "tie_good", "tie_bad"]
@@ -194,9 +217,9 @@ class UnblindedRating(Record):
     item_id: str
     ticket_id: str
     category: str
-    reviewer: str
-    score_ai: int = Field(ge=1, le=5)
-    score_human: int = Field(ge=1, le=5)
+    reviewer: str | None
+    score_ai: int | None = Field(default=None, ge=1, le=5)
+    score_human: int | None = Field(default=None, ge=1, le=5)
     preference: Preference | None = None
     acceptable_ai: bool | None = None
     acceptable_human: bool | None = None
@@ -205,6 +228,11 @@ class UnblindedRating(Record):
     gold: bool = False
     seconds: float | None = None
     comment: str | None = None
+
+    @model_validator(mode="after")
+    def _comparable(self) -> UnblindedRating:
+        _scores_or_preference(self.score_ai, self.score_human, self.preference, ("score_ai", "score_human"))
+        return self
 
 
 ReviewedAnswer = Literal["historical", "replayed", "live"]
@@ -302,6 +330,9 @@ class Reason(Record):
     level: float | None = None
     p_value: float | None = None
     p_adjusted: float | None = None
+    measure: str | None = Field(default=None, exclude_if=_unset)
+    """``win_rate_ai`` when a non-inferiority gate tested the AI win rate (ratings without scores); absent
+    for the mean rating difference, so decisions on scored ratings keep their bytes."""
 
 
 class CutDecision(Record):

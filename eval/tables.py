@@ -112,14 +112,23 @@ def print_run(out: Console, cfg: RunConfig, run_dir: Path, summaries: dict[str, 
         out.print(f"[bold green]Report:[/bold green] {summaries['report'].html}")
 
 
+def _tested(d: CategoryDecision | CutDecision) -> str:
+    """The estimate the non-inferiority gate tested, with its interval: mean difference or win rate."""
+    win = any(r.measure == "win_rate_ai" for r in d.reasons)
+    e = d.estimates.get("win_rate_ai" if win else "diff_mean", {})
+    if not e:
+        return "-"
+    if win:
+        return f"win rate {e['estimate']:.2f} ({e['low']:.2f}, {e['high']:.2f})"
+    return f"{e['estimate']:+.2f} ({e['low']:+.2f}, {e['high']:+.2f})"
+
+
 def _decision_row(name: str, d: CategoryDecision | CutDecision) -> list[str]:
-    diff = d.estimates.get("diff_mean", {})
     crit = d.estimates.get("critical_ai", {})
     failed = ", ".join(r.gate for r in d.reasons if not r.passed) or "-"
     return [
-        name, d.tier, f"{d.volume_share:.1%}", str(d.rated_items),
-        f"{diff['estimate']:+.2f} ({diff['low']:+.2f}, {diff['high']:+.2f})" if diff else "-",
-        f"{crit['upper_one_sided']:.1%}" if crit else "-",
+        name, d.tier, f"{d.volume_share:.1%}", str(d.rated_items), _tested(d),
+        f"{crit['upper_one_sided']:.1%}" if crit and crit["n"] else "-",
         f"not enough evidence: {failed}" if lacks_evidence(d.reasons) else failed,
     ]
 

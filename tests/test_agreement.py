@@ -11,10 +11,14 @@ import pytest
 
 from eval.policy import ReviewerPolicy, load_policy
 from eval.ratings.agreement import (
+    PREFERENCE_VALUES,
     agreement_report,
     agreement_to_file,
+    agreement_units,
     item_alpha,
     ordinal_alpha,
+    rated_on,
+    reviewer_exclusion,
     reviewer_reliability,
     unit_counts,
 )
@@ -164,3 +168,50 @@ def test_agreement_report_and_file_are_deterministic(tmp_path):
     agreement_to_file(tmp_path, load_policy(None))
     assert (tmp_path / "agreement.json").read_bytes() == first
     assert json.loads(first)["excluded_from_decisions"] == ["careless", "harsh"]
+
+
+def _by_position(ratings: pd.DataFrame, values: list[str]) -> np.ndarray:
+    """Reliability data for the package with no rater identity: an item's k-th rating in row k, a column
+    per (value, item)."""
+    slot = ratings.groupby("item_id").cumcount().to_numpy()
+    columns = [pd.DataFrame({"item": ratings["item_id"], "slot": slot, "v": ratings[value].astype(float)})
+               .pivot(index="slot", columns="item", values="v") for value in values]
+    return pd.concat(columns, axis=1).to_numpy(dtype=float)
+
+
+def test_anonymous_raters_alpha_equals_the_package_and_reliability_is_not_assessable():
+    ratings = _panel(seed=2).assign(reviewer=None)
+    report = agreement_report(ratings, ReviewerPolicy(), 2000, 0.95, np.random.default_rng(0))
+    ref = krippendorff.alpha(reliability_data=_by_position(ratings, ["score_ai", "score_human"]),
+                             level_of_measurement="ordinal")
+    assert report["all_reviewers"]["overall"]["alpha"] == pytest.approx(ref, abs=1e-9)
+    assert report["reviewers"] == [] and report["flagged_reviewers"] == report["excluded_from_decisions"] == []
+    assert report["anonymous_ratings"] == len(ratings)
+    assert report["reviewer_reliability"] == (f"not assessable: all {len(ratings)} ratings are anonymous "
+                                              "(reviewer: null), so nobody is left out")
+    assert reviewer_exclusion(ratings, ReviewerPolicy()).note().startswith("reviewer reliability not assessable")
+
+
+def test_preference_only_alpha_is_ordinal_on_human_tie_ai_as_the_package_computes_it():
+    rng = np.random.default_rng(3)
+    truth = rng.choice(["ai", "human", "tie_good"], 150)
+    rows = [{"item_id": f"T{i}#1", "category": "c", "reviewer": None, "score_ai": None, "score_human": None,
+             "preference": truth[i] if rng.random() < 0.7 else str(rng.choice(list(PREFERENCE_VALUES)))}
+            for i in range(150) for _ in range(int(rng.integers(1, 5)))]
+    ratings = pd.DataFrame(rows)
+    assert rated_on(ratings) == "preferences"
+    ours = item_alpha(agreement_units(ratings), 0, 0.95, None).alpha
+    coded = ratings.assign(code=ratings["preference"].map(PREFERENCE_VALUES))
+    ref = krippendorff.alpha(reliability_data=_by_position(coded, ["code"]), level_of_measurement="ordinal")
+    assert ours == pytest.approx(ref, abs=1e-9)
+
+
+def test_named_reviewers_are_judged_beside_anonymous_ratings_that_are_all_kept():
+    ratings = _panel(seed=1)
+    ratings["reviewer"] = ratings["reviewer"].where(ratings["reviewer"] != "careless", None)
+    exclusion = reviewer_exclusion(ratings, ReviewerPolicy())
+    assert exclusion.excluded == ["harsh"] and exclusion.anonymous == int(ratings["reviewer"].isna().sum())
+    assert set(exclusion.reliability["reviewer"]) == {"qa_1", "qa_2", "qa_3", "qa_4", "harsh"}
+    assert exclusion.note() == (f"reviewer reliability not assessable for the {exclusion.anonymous} anonymous ratings "
+                                "(reviewer: null), which are all kept; assessed for the 5 named reviewer(s); "
+                                "1 reviewer(s) flagged unreliable and left out of these decisions: harsh")

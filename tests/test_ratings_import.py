@@ -153,3 +153,42 @@ def test_fast_and_row_by_row_paths_write_the_same_bytes(run):
     _import(run, run / "qa.csv")  # CSV: always row by row
     assert (run / "ratings.jsonl").read_bytes() == fast
     assert len(read_ratings(run / "ratings.jsonl")) == 2
+
+
+def test_preference_only_rows_need_both_scores_or_neither_and_a_preference(run):
+    rows = [
+        {"rating_id": "rb", "reviewer": "qa1", "preference": "y", "acceptable_x": False},  # 1 kept: no scores
+        {"rating_id": "rb", "reviewer": "qa2", "score_x": 2, "score_y": 4, "preference": "y"},  # 2 kept: scored
+        {"rating_id": "rc", "reviewer": "qa1", "score_x": 4, "preference": "x"},           # 3 half a pair
+        {"rating_id": "rc", "reviewer": "qa2", "score_y": 4, "preference": "x"},           # 4 the other half
+        {"rating_id": "rc", "reviewer": "qa3", "acceptable_x": True},                      # 5 nothing to compare
+    ]
+    summary = _import(run, _write_jsonl(run / "qa.jsonl", rows))
+    assert {r.line: (r.reason, r.field) for r in summary.rejections} == {
+        3: ("missing_field", "score_y"), 4: ("missing_field", "score_x"), 5: ("missing_field", "preference")}
+    assert "score_y is required when score_x is given" in summary.rejections[0].detail
+    raw = [json.loads(line) for line in (run / "ratings.jsonl").read_text().splitlines()]
+    assert [(r["score_ai"], r["score_human"], r["preference"], r["acceptable_human"]) for r in raw] == [
+        (None, None, "ai", False), (4, 2, "ai", None)]  # rb shows the human answer as x
+    fast = (run / "ratings.jsonl").read_bytes()
+    header = ["rating_id", "reviewer", "score_x", "score_y", "preference", "acceptable_x"]
+    (run / "qa.csv").write_text("\n".join([",".join(header), "rb,qa1,,,y,false", "rb,qa2,2,4,y,"]) + "\n")
+    _import(run, run / "qa.csv")  # row by row: the same bytes as the columnar reader
+    assert (run / "ratings.jsonl").read_bytes() == fast
+    got = read_ratings(run / "ratings.jsonl")
+    assert got["score_ai"].isna().tolist() == [True, False]
+
+
+def test_anonymous_ratings_of_one_packet_are_never_merged(run):
+    rows = [{"rating_id": "ra", "reviewer": None, "preference": p} for p in ("x", "y", "x")]
+    rows.append({"rating_id": "ra", "preference": "x"})  # no reviewer field at all: not anonymous, incomplete
+    path = _write_jsonl(run / "crowd.jsonl", rows)
+    summary = _import(run, path)
+    assert summary.kept == 3 and [(r.line, r.reason, r.field) for r in summary.rejections] == [
+        (4, "missing_field", "reviewer")]
+    kept = read_ratings(run / "ratings.jsonl")
+    assert kept["reviewer"].isna().all() and kept["preference"].tolist() == ["ai", "human", "ai"]
+    summary = _import(run, path, path)  # the same file twice: its lines repeat, its raters do not multiply
+    assert len(read_ratings(run / "ratings.jsonl")) == 3
+    assert sorted(r.reason for r in summary.rejections) == ["duplicate"] * 3 + ["missing_field"] * 2
+    assert "(ra, anonymous) rated more than once" in next(r.detail for r in summary.rejections if r.reason == "duplicate")

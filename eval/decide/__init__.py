@@ -27,6 +27,7 @@ from eval.decide.cuts import cut_values, cuts_method, with_cuts
 from eval.decide.estimates import item_table
 from eval.decide.family import Group, decide_family
 from eval.decide.family import decide_category as decide_category  # re-exported
+from eval.decide.gates import WIN_RATE_METHOD, decided_on_win_rate
 from eval.decide.planning import within_volume
 from eval.policy import Policy
 from eval.ratings.agreement import ReviewerExclusion, reviewer_exclusion, write_agreement
@@ -59,7 +60,11 @@ def decide(
     if policy.cut_by:
         out = with_cuts(out, items, table, used, policy, rng)
         method += "\n\n" + cuts_method()
-    return Decisions(policy=policy.model_dump(mode="json"), method=method,
+    win = decided_on_win_rate(out)
+    if win:
+        method += "\n\n" + WIN_RATE_METHOD
+    # the win-rate margin is recorded where it was used, so decisions on scored ratings keep their bytes
+    return Decisions(policy=policy.model_dump(mode="json", exclude=None if win else {"win_rate_margin"}), method=method,
                      reviewers_excluded=exclusion.excluded, reviewers_note=exclusion.note(), categories=out)
 
 

@@ -13,7 +13,7 @@ from eval.decide.estimates import CategoryEstimates, category_estimates
 from eval.decide.gates import eligibility, holm_family, tier_gates, tier_of
 from eval.decide.planning import audit_plan, ratings_needed
 from eval.policy import Policy
-from eval.ratings.agreement import item_alpha, long_scores
+from eval.ratings.agreement import agreement_units, item_alpha
 from eval.records import CategoryDecision
 
 Group = tuple[str, ...]
@@ -29,7 +29,7 @@ def decide_family(
     Only groups passing the evidence gates enter the Holm family of non-inferiority tests."""
     ests = {g: category_estimates(part, policy.confidence, policy.bootstrap_resamples, rngs[g])
             for g, part in table.groupby(by, sort=True)}
-    alphas = {g: item_alpha(long_scores(part), 0, policy.confidence, None).alpha
+    alphas = {g: item_alpha(agreement_units(part), 0, policy.confidence, None).alpha
               for g, part in ratings.groupby(by, sort=True)}
     eligible = [g for g in groups
                 if all(r.passed for r in eligibility(g[0], ests.get(g), alphas.get(g, float("nan")), policy))]

@@ -1,12 +1,16 @@
 """The gates a category must pass for each tier, and the tier they give.
 
 Eligibility gates are judged first so that only categories with enough trustworthy evidence
-enter the Holm family of non-inferiority tests (the others are reported as not tested).
+enter the Holm family of non-inferiority tests (the others are reported as not tested). The family
+is one whatever each category's measure: the mean rating difference, or the win rate where the
+ratings carry no scores. A gate whose data the evidence lacks (no critical or acceptable flags at
+all) fails with value None and says the evidence cannot support it: never a silent pass.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
@@ -14,17 +18,55 @@ import numpy as np
 from eval import stats
 from eval.decide.estimates import CategoryEstimates
 from eval.policy import Policy
-from eval.records import Reason, Tier
+from eval.records import CategoryDecision, Reason, Tier
 
 K = TypeVar("K", bound=Hashable)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What a non-inferiority gate tests, H0: estimate <= center - margin, with a one-sided t test on the
+    ticket-clustered bootstrap SE (df = tickets - 1)."""
+
+    measure: str
+    """The estimates key: ``diff_mean`` (AI - human mean rating) or ``win_rate_ai`` (ties as half)."""
+    estimate: float
+    se: float
+    center: float
+    """What "as good" is: a difference of 0, a win rate of 1/2."""
+    margin: float
+    df: int
+    n: int
+    """Items the estimate is made from."""
+
+    @property
+    def threshold(self) -> float:
+        return self.center - self.margin
+
+    def p(self) -> float:
+        return stats.noninferiority_p(self.estimate - self.center, self.se, self.margin, self.df)
+
+    def lower_bound(self, level: float) -> float:
+        return stats.t_lower_bound(self.estimate, self.se, self.df, level)
+
+
+def measured(est: CategoryEstimates, policy: Policy) -> Measured:
+    """The mean rating difference wherever items have scores; the win rate (``win_rate_margin``) when
+    none has, i.e. preference-only evidence."""
+    mean, win = est.estimates.get("diff_mean", {}), est.estimates.get("win_rate_ai", {})
+    if mean.get("n") or not win.get("n"):
+        return Measured("diff_mean", est.diff, est.diff_se, 0.0, policy.margin, est.tickets - 1,
+                        mean.get("n", est.rated_items))
+    return Measured("win_rate_ai", win["estimate"], win["se"], 0.5, policy.win_rate_margin, est.tickets - 1, win["n"])
 
 
 def eligibility(cat: str, est: CategoryEstimates | None, alpha: float, policy: Policy) -> list[Reason]:
     rated = est.rated_items if est else 0
     on_list = cat in policy.always_human
     alpha_ok = bool(np.isfinite(alpha) and alpha >= policy.min_alpha)
+    on = " on preferences" if est is not None and measured(est, policy).measure == "win_rate_ai" else ""
     alpha_text = (
-        f"reviewer agreement alpha {alpha:.3f}" if np.isfinite(alpha)
+        f"reviewer agreement{on} alpha {alpha:.3f}" if np.isfinite(alpha)
         else "reviewer agreement cannot be computed (no item rated by two reliable reviewers)"
     )
     return [
@@ -40,21 +82,36 @@ def eligibility(cat: str, est: CategoryEstimates | None, alpha: float, policy: P
 
 
 def _noninferiority(est: CategoryEstimates, policy: Policy, level: float, p_adj: float | None) -> Reason:
-    lb = stats.t_lower_bound(est.diff, est.diff_se, est.tickets - 1, level)
-    p = stats.noninferiority_p(est.diff, est.diff_se, policy.margin, est.tickets - 1)
-    tested = p_adj is not None
-    passed = (p_adj <= policy.noninferiority_alpha) if p_adj is not None else lb > -policy.margin
-    text = (f"AI - human mean rating {est.diff:+.2f}, lower bound {lb:+.2f} at one-sided level {level:.4g}"
-            f" {'above' if lb > -policy.margin else 'not above'} -{policy.margin}")
-    if tested and passed != (lb > -policy.margin):
+    t = measured(est, policy)
+    lb = t.lower_bound(level)
+    above = lb > t.threshold
+    passed = (p_adj <= policy.noninferiority_alpha) if p_adj is not None else above
+    win = t.measure == "win_rate_ai"
+    if win:
+        text = (f"AI win rate {t.estimate:.2f} (ties as half), lower bound {lb:.2f} at one-sided level {level:.4g}"
+                f" {'above' if above else 'not above'} {t.threshold:.2f} (1/2 - win_rate_margin {t.margin})")
+    else:
+        text = (f"AI - human mean rating {t.estimate:+.2f}, lower bound {lb:+.2f} at one-sided level {level:.4g}"
+                f" {'above' if above else 'not above'} -{t.margin}")
+    if not win and t.n < est.rated_items:
+        text += f" (on the {t.n} of {est.rated_items} rated items with scores)"
+    if p_adj is not None and passed != above:
         text += "; held back by the Holm step-down"
-    if not tested:
+    if p_adj is None:
         text += " (not tested: the category fails an evidence gate)"
-    return Reason(gate="non_inferiority", passed=bool(passed), value=lb, threshold=-policy.margin,
-                  text=text, level=level, p_value=p, p_adjusted=p_adj)
+    return Reason(gate="non_inferiority", passed=bool(passed), value=lb, threshold=t.threshold, text=text,
+                  level=level, p_value=t.p(), p_adjusted=p_adj, measure=t.measure if win else None)
+
+
+def _unsupported(gate: str, threshold: float, lacking: str, what: str) -> Reason:
+    """A gate the evidence has no data for fails, saying so (value None)."""
+    return Reason(gate=gate, passed=False, value=None, threshold=threshold,
+                  text=f"{lacking}: this evidence cannot support the {what} gate")
 
 
 def _rate_gate(gate: str, est: CategoryEstimates, threshold: float, conf: float) -> Reason:
+    if est.critical_n == 0:
+        return _unsupported(gate, threshold, "the ratings carry no critical flags", "critical-rate")
     ub = est.critical_ub
     return Reason(
         gate=gate, passed=ub <= threshold, value=ub, threshold=threshold,
@@ -65,12 +122,19 @@ def _rate_gate(gate: str, est: CategoryEstimates, threshold: float, conf: float)
 
 def _lower_gate(gate: str, what: str, est: CategoryEstimates, key: str, threshold: float, strict: bool) -> Reason:
     low = est.estimates.get(key, {}).get("low")
-    known = low is not None and bool(np.isfinite(low))
-    ok = known and (low > threshold if strict else low >= threshold)
-    shown = f"{low:+.3f}" if known else "undefined (no answers)"
-    return Reason(gate=gate, passed=bool(ok), value=low if known else None, threshold=threshold,
-                  text=f"{what}: lower end of the {est.estimates['confidence']:.0%} interval {shown}, "
+    if low is None or not np.isfinite(low):
+        return _unsupported(gate, threshold, *UNSUPPORTED[key])
+    ok = low > threshold if strict else low >= threshold
+    return Reason(gate=gate, passed=bool(ok), value=low, threshold=threshold,
+                  text=f"{what}: lower end of the {est.estimates['confidence']:.0%} interval {low:+.3f}, "
                        f"needs {'more than' if strict else 'at least'} {threshold:+.3f}")
+
+
+UNSUPPORTED = {
+    "diff_acceptable": ("no rated item carries acceptable flags for both answers", "acceptable-difference"),
+    "acceptable_ai": ("the ratings carry no acceptable flags for the AI answers", "acceptable-rate"),
+}
+"""Why an acceptable-rate gate has no interval: its flags are absent from every rating."""
 
 
 def tier_gates(est: CategoryEstimates, policy: Policy, level: float, p_adj: float | None) -> list[Reason]:
@@ -108,12 +172,24 @@ def holm_family(
     """Holm level and adjusted p per eligible group (the others are not tested)."""
     if not eligible:
         return {}, {}
-    p = np.array([
-        stats.noninferiority_p(estimates[c].diff, estimates[c].diff_se, policy.margin, estimates[c].tickets - 1)
-        for c in eligible
-    ])
+    p = np.array([measured(estimates[c], policy).p() for c in eligible])
     result = stats.holm(p, policy.noninferiority_alpha)
     return dict(zip(eligible, result.levels.tolist())), dict(zip(eligible, result.adjusted.tolist()))
+
+
+WIN_RATE_METHOD = """\
+Ratings without scores (preference-only comparisons): non-inferiority is tested on the AI win rate,
+ties (good or bad) counting half, whose lower bound must exceed 1/2 - win_rate_margin: the same
+ticket-clustered bootstrap SE, t test and Holm family as the mean difference. Reviewer agreement is
+alpha on the preferences (human < tie < AI). Acceptable and critical rates come only from the flags
+the ratings give: a tie_bad is not read as two unacceptable answers, which would estimate the rates
+from the both-bad items alone. A gate whose flags no rating gives fails, saying the evidence cannot
+support it."""
+
+
+def decided_on_win_rate(decisions: Sequence[CategoryDecision]) -> bool:
+    """Whether any category or cut was decided on the win rate (then decisions.json explains it)."""
+    return any(r.measure == "win_rate_ai" for c in decisions for d in (c, *(c.cuts or ())) for r in d.reasons)
 
 
 def lacks_evidence(reasons: list[Reason]) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 
 from eval import stats
 from eval.decide.estimates import CategoryEstimates
-from eval.decide.gates import ASSIST_GATES, AUTOMATE_GATES, ELIGIBILITY_GATES
+from eval.decide.gates import ASSIST_GATES, AUTOMATE_GATES, ELIGIBILITY_GATES, measured
 from eval.policy import Policy
 from eval.records import CategoryDecision, Reason, Tier
 
@@ -18,7 +18,8 @@ from eval.records import CategoryDecision, Reason, Tier
 def _needed_for(gate: str, est: CategoryEstimates, policy: Policy, level: float) -> int | None:
     two_sided_tail = (1.0 - policy.confidence) / 2.0
     if gate == "non_inferiority":
-        return stats.more_items_for_mean(est.rated_items, est.diff, est.diff_se, -policy.margin, level, policy.power)
+        t = measured(est, policy)
+        return stats.more_items_for_mean(t.n, t.estimate, t.se, t.threshold, level, policy.power)
     if gate in ("critical_automate", "critical_assist"):
         thr = policy.critical_ub_automate if gate == "critical_automate" else policy.critical_ub_assist
         return stats.more_items_for_rate_bound(est.critical_n, est.critical_k, thr, policy.confidence, policy.power)
@@ -46,6 +47,11 @@ def ratings_needed(
                                                 "settle it; clarify the guidelines or retrain reviewers")
     assert est is not None, "past the eligibility gates a category has estimates"
     target = AUTOMATE_GATES if tier == "assist" else ASSIST_GATES
+    unsupported = [r.gate for r in reasons if r.gate in target and not r.passed and r.value is None]
+    if unsupported:
+        return None, dict.fromkeys(unsupported), (f"more ratings like these cannot settle {', '.join(unsupported)} "
+                                                  "(no rating carries the flags needed): ask reviewers to mark "
+                                                  "acceptable and critical answers")
     by_gate = {g: _needed_for(g, est, policy, level) for g in target if g in failed}
     stuck = ", ".join(g for g, v in by_gate.items() if v is None)
     if stuck:

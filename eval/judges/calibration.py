@@ -59,9 +59,11 @@ class CategoryCalibration(BaseModel):
 def reviewer_label(r: UnblindedRating) -> Pick:
     if r.preference is not None:
         return "tie" if r.preference.startswith("tie") else r.preference  # type: ignore[return-value]
-    if r.score_ai == r.score_human:
+    ai, human = r.score_ai, r.score_human
+    assert ai is not None and human is not None, "a rating without a preference has both scores (UnblindedRating)"
+    if ai == human:
         return "tie"
-    return "ai" if r.score_ai > r.score_human else "human"
+    return "ai" if ai > human else "human"
 
 
 def majority(labels: list[Pick]) -> Pick:

@@ -1,7 +1,10 @@
 """Inter-reviewer agreement (ordinal Krippendorff's alpha) and per-reviewer reliability.
 
 Alpha is computed here because the ``krippendorff`` package is GPL-licensed; the tests
-check this implementation against it to 1e-9. Each (item, side) is one unit rated 1-5.
+check this implementation against it to 1e-9. Each (item, side) is one unit rated 1-5; ratings
+without scores (preference-only) make the item the unit, its preference the ordinal value
+(human < tie < AI). Alpha needs no rater identity, so anonymous ratings count fully; reviewer
+reliability does, so it is not assessable for them and they are never excluded.
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ from eval.store import write_json
 VALUES = 5
 
 
-def unit_counts(units: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """Counts of each value 1..5 per unit (n_units x 5) from long-format (unit code, score)."""
-    n_units = int(units.max()) + 1 if units.size else 0
+def unit_counts(units: np.ndarray, scores: np.ndarray, n_units: int | None = None) -> np.ndarray:
+    """Counts of each value 1..5 per unit (n_units x 5) from long-format (unit code, score); ``n_units``
+    defaults to the highest code + 1 (pass it when the last units may have no score)."""
+    if n_units is None:
+        n_units = int(units.max()) + 1 if units.size else 0
     flat = units.astype(np.int64) * VALUES + (scores.astype(np.int64) - 1)
     return np.bincount(flat, minlength=n_units * VALUES).reshape(n_units, VALUES)
 
@@ -92,7 +97,7 @@ def item_alpha(
     those patterns: exact, and as cheap for a million items as for a hundred.
     """
     items, item_codes = pd.factorize(long["item"])
-    counts = unit_counts(items * 2 + long["side"].to_numpy(), long["score"].to_numpy())
+    counts = unit_counts(items * 2 + long["side"].to_numpy(), long["score"].to_numpy(), 2 * len(item_codes))
     counts = counts.reshape(len(item_codes), 2 * VALUES)
     if counts.shape[0] == 0:
         nan = float("nan")
@@ -131,14 +136,39 @@ def _patterns(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def long_scores(ratings: pd.DataFrame) -> pd.DataFrame:
-    """One row per (rating, side): item, side (0 = ai, 1 = human), reviewer, score."""
-    n = len(ratings)
+    """One row per (scored rating, side): item, side (0 = ai, 1 = human), reviewer, score."""
+    scored = ratings[ratings["score_ai"].notna()]
+    n = len(scored)
     return pd.DataFrame({
-        "item": np.concatenate([ratings["item_id"].to_numpy()] * 2),
+        "item": np.concatenate([scored["item_id"].to_numpy()] * 2),
         "side": np.repeat([0, 1], n),
-        "reviewer": np.concatenate([ratings["reviewer"].to_numpy()] * 2),
-        "score": np.concatenate([ratings["score_ai"].to_numpy(), ratings["score_human"].to_numpy()]),
+        "reviewer": np.concatenate([scored["reviewer"].to_numpy()] * 2),
+        "score": np.concatenate([scored["score_ai"].to_numpy(), scored["score_human"].to_numpy()]).astype(np.int64),
     })
+
+
+PREFERENCE_VALUES = {"human": 1, "tie_good": 2, "tie_bad": 2, "ai": 3}
+"""Preferences as ordinal values, in the win rate's order (ties, good or bad, count half either way)."""
+
+
+def long_preferences(ratings: pd.DataFrame) -> pd.DataFrame:
+    """One row per rating with a preference, in ``long_scores``' shape: the item is the unit (side 0)."""
+    given = ratings[ratings["preference"].notna()]
+    return pd.DataFrame({"item": given["item_id"].to_numpy(), "side": np.zeros(len(given), dtype=np.int64),
+                         "reviewer": given["reviewer"].to_numpy(),
+                         "score": given["preference"].map(PREFERENCE_VALUES).to_numpy(dtype=np.int64)})
+
+
+def rated_on(ratings: pd.DataFrame) -> str:
+    """What agreement is measured on: the 1-5 scores, or for ratings without any score the preferences
+    (the measure such a category is decided on, eval.decide.gates.measured)."""
+    return "scores" if ratings["score_ai"].notna().any() else "preferences"
+
+
+def agreement_units(ratings: pd.DataFrame) -> pd.DataFrame:
+    """The rated units alpha is computed on (``rated_on``); alpha needs no rater identity, so
+    anonymous ratings count as any other."""
+    return long_scores(ratings) if rated_on(ratings) == "scores" else long_preferences(ratings)
 
 
 def _others_mean(long: pd.DataFrame) -> pd.Series:
@@ -184,19 +214,23 @@ def reviewer_reliability(ratings: pd.DataFrame, policy: ReviewerPolicy) -> pd.Da
     Flagged when, with enough overlap, the Spearman correlation with the others' mean is
     below ``min_consensus_spearman``, the mean bias exceeds ``max_abs_bias`` points, or gold
     accuracy falls below ``min_gold_accuracy`` on at least ``min_gold_flags`` gold flags.
+    Judged on scores only, so a reviewer without scored ratings is not assessable; anonymous ratings
+    (no reviewer) have nobody to judge and are left out of the table.
     """
     long = long_scores(ratings)
     long["others"] = _others_mean(long)
     rows = []
     gold = _gold_hits(ratings)
-    for reviewer, own in long.groupby("reviewer", sort=True):
+    own_units = dict(list(long.groupby("reviewer", sort=True)))
+    for reviewer, n_ratings in ratings["reviewer"].value_counts().sort_index().items():
+        own = own_units.get(reviewer, long.iloc[:0])
         paired = own.dropna(subset=["others"])
         diff = paired["score"] - paired["others"]
         overlap = len(paired)
         rho = float(sps.spearmanr(paired["score"], paired["others"]).statistic) if overlap > 2 else float("nan")
         hits = gold.loc[gold["reviewer"] == reviewer, "hit"]
         row = {
-            "reviewer": str(reviewer), "ratings": int(len(own) // 2), "overlap_units": overlap,
+            "reviewer": str(reviewer), "ratings": int(n_ratings), "overlap_units": overlap,
             "consensus_spearman": rho, "mean_abs_dev": float(diff.abs().mean()) if overlap else float("nan"),
             "within_one": float((diff.abs() <= 1).mean()) if overlap else float("nan"),
             "bias": float(diff.mean()) if overlap else float("nan"),
@@ -237,8 +271,26 @@ class ReviewerExclusion:
     flagged: list[str]
     excluded: list[str]
     """The flagged reviewers, unless the policy keeps them (``exclude_unreliable: false``)."""
+    anonymous: int = 0
+    """Ratings without a reviewer: always kept, since nothing says who gave them or which are one person's."""
+
+    def reliability_note(self) -> str:
+        """Whether reviewer reliability could be judged (``reviewer_reliability`` in agreement.json)."""
+        if not self.anonymous:
+            return "assessed per reviewer"
+        if self.reliability.empty:
+            return (f"not assessable: all {self.anonymous} ratings are anonymous (reviewer: null), "
+                    "so nobody is left out")
+        return (f"not assessable for the {self.anonymous} anonymous ratings (reviewer: null), which are all kept; "
+                f"assessed for the {len(self.reliability)} named reviewer(s)")
 
     def note(self) -> str:
+        if self.anonymous:
+            named = "" if self.reliability.empty else f"; {self._named_note()}"
+            return f"reviewer reliability {self.reliability_note()}{named}"
+        return self._named_note()
+
+    def _named_note(self) -> str:
         if self.excluded:
             return (f"{len(self.excluded)} reviewer(s) flagged unreliable and left out of these decisions: "
                     f"{', '.join(self.excluded)}")
@@ -250,7 +302,8 @@ class ReviewerExclusion:
 def reviewer_exclusion(ratings: pd.DataFrame, policy: ReviewerPolicy) -> ReviewerExclusion:
     reliability = reviewer_reliability(ratings, policy)
     flagged = sorted(reliability.loc[reliability["flagged"], "reviewer"]) if len(reliability) else []
-    return ReviewerExclusion(reliability, flagged, flagged if policy.exclude_unreliable else [])
+    return ReviewerExclusion(reliability, flagged, flagged if policy.exclude_unreliable else [],
+                             int(ratings["reviewer"].isna().sum()))
 
 
 def agreement_report(
@@ -266,8 +319,11 @@ def agreement_report(
     out = {
         "confidence": confidence,
         "bootstrap_resamples": n_boot,
-        "unit": "(item, side) rated 1-5; bootstrap resamples items",
+        "unit": ("(item, side) rated 1-5, or where no rating has scores the item's preference "
+                 "(human < tie < AI); bootstrap resamples items"),
         "reviewers": exclusion.reliability.to_dict(orient="records"),
+        "reviewer_reliability": exclusion.reliability_note(),
+        "anonymous_ratings": exclusion.anonymous,
         "flagged_reviewers": exclusion.flagged,
         "excluded_from_decisions": exclusion.excluded,
     }
@@ -279,11 +335,14 @@ def agreement_report(
 def _alpha_by_category(
     ratings: pd.DataFrame, n_boot: int, confidence: float, rng: np.random.Generator
 ) -> dict:
-    overall = item_alpha(long_scores(ratings), n_boot, confidence, rng) if len(ratings) else None
-    cats = {}
-    for cat, part in ratings.groupby("category", sort=True):
-        cats[str(cat)] = item_alpha(long_scores(part), n_boot, confidence, rng).as_dict()
-    return {"overall": overall.as_dict() if overall else None, "categories": cats}
+    overall = _alpha_entry(ratings, n_boot, confidence, rng) if len(ratings) else None
+    cats = {str(cat): _alpha_entry(part, n_boot, confidence, rng)
+            for cat, part in ratings.groupby("category", sort=True)}
+    return {"overall": overall, "categories": cats}
+
+
+def _alpha_entry(ratings: pd.DataFrame, n_boot: int, confidence: float, rng: np.random.Generator) -> dict:
+    return {**item_alpha(agreement_units(ratings), n_boot, confidence, rng).as_dict(), "rated": rated_on(ratings)}
 
 
 def agreement_to_file(run_dir: Path, policy: Policy, seed: int | None = None) -> dict:

@@ -4,6 +4,8 @@ Every row read is either kept or rejected with its file, line, field and reason;
 rejected row is never repaired or guessed. The same (rating_id, reviewer) twice: an exact
 repeat keeps the first copy and rejects the rest (``duplicate``); copies that disagree are
 all rejected (``conflicting_duplicate``), since we cannot know which one the reviewer meant.
+Anonymous ratings (``reviewer: null``) have no identity to repeat, so they are never merged.
+Scores may be absent together (a preference-only comparison, which then needs its preference).
 
 Clean JSONL files are read column-wise by pyarrow (a million rows in seconds); a file with
 anything the fast reader does not accept (bad JSON, wrong types, out-of-range values) is
@@ -103,13 +105,22 @@ def _arrow_jsonl(path: Path, schema: pa.Schema, required: Sequence[str]) -> tupl
 
 def _values_ok(table: pa.Table, ranges: dict[str, tuple[int, int]], allowed: dict[str, Sequence[str]]) -> bool:
     for name, (low, high) in ranges.items():
-        if table.num_rows and (pc.min(table[name]).as_py() < low or pc.max(table[name]).as_py() > high):
+        bounds = pc.min_max(table[name]).as_py()  # nulls skipped; None when there is no value at all
+        if bounds["min"] is not None and (bounds["min"] < low or bounds["max"] > high):
             return False
     for name, values in allowed.items():
         col = table[name]
         if (pc.sum(pc.is_in(col, value_set=pa.array(values))).as_py() or 0) != len(col) - col.null_count:
             return False
     return True
+
+
+def _comparable(table: pa.Table, first: str, second: str) -> bool:
+    """Every row has both scores or neither, and a preference where it has neither (``Rating``'s rule)."""
+    a, b = pc.is_null(table[first]), pc.is_null(table[second])
+    half = pc.sum(pc.xor(a, b)).as_py() or 0
+    nothing = pc.sum(pc.and_(pc.and_(a, b), pc.is_null(table["preference"]))).as_py() or 0
+    return half == 0 and nothing == 0
 
 
 def read_item_index(path: Path) -> pd.DataFrame:
@@ -187,13 +198,19 @@ def _slow_rows(path: Path) -> tuple[pd.DataFrame, list[Quarantined]]:
 
 
 def _read_reviewer_file(path: Path) -> tuple[pd.DataFrame, list[Quarantined]]:
-    fast = None if path.suffix.lower() in (".csv", ".json") else _arrow_jsonl(path, RATING_SCHEMA, ("rating_id", "reviewer",
-                                                                                          "score_x", "score_y"))
-    if fast is not None and _values_ok(fast[0], {"score_x": (1, 5), "score_y": (1, 5)}, {"preference": PREFERENCES}):
+    """The file's ratings; a null reviewer takes the row-by-row path, which tells an anonymous rater
+    (``"reviewer": null``) from a row that forgot the field. Scores are nullable integers (preference-only
+    rows have none), so both paths write the same bytes."""
+    fast = None if path.suffix.lower() in (".csv", ".json") else _arrow_jsonl(path, RATING_SCHEMA, ("rating_id", "reviewer"))
+    bad: list[Quarantined] = []
+    if (fast is not None and _values_ok(fast[0], {"score_x": (1, 5), "score_y": (1, 5)}, {"preference": PREFERENCES})
+            and _comparable(fast[0], "score_x", "score_y")):
         table = fast[0].to_pandas()
         table.insert(0, "line", fast[1])
-        return table, []
-    return _slow_rows(path)
+    else:
+        table, bad = _slow_rows(path)
+    table[["score_x", "score_y"]] = table[["score_x", "score_y"]].astype("Int64")
+    return table, bad
 
 
 def _flip(x_is_ai: np.ndarray, x: pd.Series, y: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -221,6 +238,14 @@ def _rejections(rows: pd.DataFrame, mask: np.ndarray, field: str, reason: str, d
             for src, line, d, raw in zip(picked["source"], picked["line"], detail[mask], raws.to_dict("records"))]
 
 
+def _rater(rows: pd.DataFrame) -> pd.Series:
+    """Who gave each rating, for the duplicate rule: the reviewer, or for an anonymous rating its own file
+    and line. Anonymous ratings of one packet may come from different people, so only the same line read
+    twice (a file passed twice) repeats one."""
+    anonymous = rows["reviewer"].isna()
+    return rows["reviewer"].where(~anonymous, "\0" + rows["source"] + ":" + rows["line"].astype(str))
+
+
 def _match(rows: pd.DataFrame, key: pd.DataFrame, items: pd.DataFrame) -> tuple[pd.DataFrame, list[Quarantined]]:
     """Join ratings to the key and the items; drop unknown ids and duplicates, saying why."""
     rows = rows.merge(key, on="rating_id", how="left").merge(items, on="item_id", how="left")
@@ -230,11 +255,12 @@ def _match(rows: pd.DataFrame, key: pd.DataFrame, items: pd.DataFrame) -> tuple[
     bad += _rejections(rows, no_item, "rating_id", "unknown_item", "item " + rows["item_id"] + " is not in items.jsonl")
     rows = rows[~unknown & ~no_item]
     content = pd.util.hash_pandas_object(rows[list(RATING_FIELDS)].astype(str), index=False)
-    pair = [rows["rating_id"], rows["reviewer"]]
-    repeated = rows.duplicated(["rating_id", "reviewer"], keep=False).to_numpy()
+    rows = rows.assign(rater=_rater(rows))
+    pair = [rows["rating_id"], rows["rater"]]
+    repeated = rows.duplicated(["rating_id", "rater"], keep=False).to_numpy()
     conflict = repeated & (content.groupby(pair).transform("nunique") > 1).to_numpy()
-    later = rows.duplicated(["rating_id", "reviewer"], keep="first").to_numpy() & ~conflict
-    where = ("(" + rows["rating_id"] + ", " + rows["reviewer"] + ") rated more than once")
+    later = rows.duplicated(["rating_id", "rater"], keep="first").to_numpy() & ~conflict
+    where = ("(" + rows["rating_id"] + ", " + rows["reviewer"].fillna("anonymous") + ") rated more than once")
     bad += _rejections(rows, conflict, "rating_id", "conflicting_duplicate", where + " with different answers")
     bad += _rejections(rows, later, "rating_id", "duplicate", where + ": first copy kept")
     return rows[~conflict & ~later], bad
@@ -294,10 +320,11 @@ def read_ratings(path: Path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         return pd.DataFrame(columns=list(COLUMNS))
-    required = ("rating_id", "item_id", "ticket_id", "category", "reviewer", "score_ai", "score_human")
+    required = ("rating_id", "item_id", "ticket_id", "category", "reviewer")
     fast = _arrow_jsonl(path, OUT_SCHEMA, required)
-    if fast is not None and _values_ok(fast[0], {"score_ai": (1, 5), "score_human": (1, 5)},
-                                       {"preference": ("ai", "human", "tie_good", "tie_bad")}):
+    if (fast is not None and _values_ok(fast[0], {"score_ai": (1, 5), "score_human": (1, 5)},
+                                        {"preference": ("ai", "human", "tie_good", "tie_bad")})
+            and _comparable(fast[0], "score_ai", "score_human")):
         table = fast[0].to_pandas()
         table["gold"] = table["gold"].fillna(False).astype(bool)
         return table[list(COLUMNS)]

@@ -169,6 +169,9 @@ def _evidence(c: CategoryDecision) -> str:
         return "company policy keeps it with people; no ratings needed."
     if "reviewer_alpha" in c.ratings_needed_by_gate:
         return "reviewers disagree too much; clarify the rating guidelines or retrain reviewers before rating more."
+    if any(r.value is None and r.gate in c.ratings_needed_by_gate for r in c.reasons if not r.passed):
+        return ("its ratings do not say which answers are acceptable or harmful; ratings that do are needed "
+                "before it can move up.")
     return "more ratings alone will not change the recommendation; the AI itself has to get better first."
 
 

@@ -1,9 +1,10 @@
 """The AI's best and worst answers per category, shown next to the human answer for the same turn.
 
 Ranked by the mean reviewer rating of the AI answer (reviewers left out of the decisions are
-left out here too); a category without ratings falls back to the rubric score. Texts are shown
-as reviewers saw them: personal data redacted, greetings and signatures stripped
-(``eval.blinding.present``), so no customer or agent is identifiable in the report.
+left out here too); a category without scored ratings (none yet, or preference-only ones) falls
+back to the rubric score. Texts are shown as reviewers saw them: personal data redacted,
+greetings and signatures stripped (``eval.blinding.present``), so no customer or agent is
+identifiable in the report.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class Example:
 
 
 def _rated_items(ratings: pd.DataFrame, excluded: Iterable[str]) -> pd.DataFrame:
-    used = ratings[~ratings["reviewer"].isin(list(excluded))]
+    used = ratings[~ratings["reviewer"].isin(list(excluded)) & ratings["score_ai"].notna()]
     crit = used["critical_ai"].astype("boolean").fillna(False).astype(bool)
     used = used.assign(crit=crit, score_ai=used["score_ai"].astype(float), score_human=used["score_human"].astype(float))
     grouped = used.groupby("item_id", sort=True)

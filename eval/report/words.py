@@ -56,8 +56,9 @@ FORMATS = {"rating": rating, "signed": signed, "pct": pct, "signed_pct": signed_
            "alpha": alpha}
 
 
-def gate_value(gate: str, value: float | None) -> str:
-    return GATE_FORMAT.get(gate, signed)(value)
+def gate_value(gate: str, value: float | None, measure: str | None = None) -> str:
+    """A gate's value or threshold as shown; a non-inferiority test of the win rate is a share."""
+    return pct(value) if measure == "win_rate_ai" else GATE_FORMAT.get(gate, signed)(value)
 
 
 def category_name(category: str) -> str:
@@ -90,9 +91,36 @@ def _critical(r: Reason, est: dict[str, Any]) -> str:
             f"limit {limit(r.threshold)}")
 
 
+def _noninferiority(r: Reason) -> str:
+    v, t = r.value, r.threshold
+    if r.measure == "win_rate_ai":
+        if v is not None and t is not None and v > t:
+            return ("the AI is not clearly as good as people once every category is tested together "
+                    f"(reviewers prefer it in at least {pct(v)} of comparisons, {pct(t)} needed, Holm correction)")
+        return (f"reviewers may prefer the AI answer in as few as {pct(v)} of comparisons (ties count half); "
+                f"at least {pct(t)} is needed")
+    if v is not None and t is not None and v > t:
+        return ("the AI is not clearly as good as people once every category is tested together "
+                f"(lower bound {signed(v)}, margin {signed(t)}, Holm correction)")
+    return (f"AI answers may be rated up to {rating(None if v is None else -v)} points worse than people's "
+            f"on the 1-5 scale; at most {rating(None if t is None else -t)} is tolerated")
+
+
+UNSUPPORTED = {
+    "critical_automate": "the ratings do not mark harmful answers, so they cannot show the AI is safe enough",
+    "critical_assist": "the ratings do not mark harmful answers, so they cannot show the AI drafts are safe enough",
+    "acceptable_diff": "the ratings do not say which answers were acceptable, so they cannot compare AI and people",
+    "acceptable_assist": ("the ratings do not say which answers were acceptable, so they cannot show the AI drafts "
+                          "are acceptable often enough"),
+}
+"""A flag gate the ratings have no data for (value None, eval.decide.gates)."""
+
+
 def plain_reason(r: Reason, est: dict[str, Any]) -> str:
     """Why a failed gate holds a category back, in words a non-statistician can act on."""
     v, t = r.value, r.threshold
+    if v is None and r.gate in UNSUPPORTED:
+        return UNSUPPORTED[r.gate]
     if r.gate == "always_human":
         return "company policy keeps this category with people"
     if r.gate == "min_rated":
@@ -101,11 +129,7 @@ def plain_reason(r: Reason, est: dict[str, Any]) -> str:
         return ("reviewers disagreed too often to trust their ratings"
                 + (f" (agreement {alpha(v)}, needs {alpha(t)})" if v is not None else ""))
     if r.gate == "non_inferiority":
-        if v is not None and t is not None and v > t:
-            return ("the AI is not clearly as good as people once every category is tested together "
-                    f"(lower bound {signed(v)}, margin {signed(t)}, Holm correction)")
-        return (f"AI answers may be rated up to {rating(None if v is None else -v)} points worse than people's "
-                f"on the 1-5 scale; at most {rating(None if t is None else -t)} is tolerated")
+        return _noninferiority(r)
     if r.gate in ("critical_automate", "critical_assist"):
         return _critical(r, est)
     if r.gate == "acceptable_diff":
