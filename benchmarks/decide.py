@@ -59,7 +59,7 @@ def generate(run: Path, n_items: int, n_categories: int, seed: int = 0) -> None:
         "acceptable_x": np.where(xa, s_ai, s_h) >= 3, "acceptable_y": np.where(xa, s_h, s_ai) >= 3,
         "critical_x": np.where(xa, crit, False), "critical_y": np.where(xa, False, crit),
         "comment": "", "seconds": 60.0,
-    }).to_json(run / "reviews.jsonl", orient="records", lines=True)
+    }).to_json(run / "reviewer_file.jsonl", orient="records", lines=True)
 
 
 def main() -> None:
@@ -79,7 +79,7 @@ def main() -> None:
         policy = load_policy(None)
         times = {}
         start = time.perf_counter()
-        summary = import_ratings([run / "reviews.jsonl"], run / "key.jsonl", run / "items.jsonl",
+        summary = import_ratings([run / "reviewer_file.jsonl"], run / "key.jsonl", run / "items.jsonl",
                                  run / "ratings.jsonl")
         times["import"] = time.perf_counter() - start
         start = time.perf_counter()

@@ -61,6 +61,13 @@ class Policy(BaseModel):
     cut_by: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list, exclude_if=lambda keys: not keys)
     """Ticket metadata keys to decide each category by as well (eval.decide.cuts); left out of the
     dump when empty, so decisions.json of a run without cuts keeps its bytes."""
+    unpaired_may_automate: bool = Field(default=False, exclude_if=lambda allowed: not allowed)
+    """Whether reviews of different tickets (observational) alone may reach automate (eval.decide.evidence);
+    left out of the dump when false, as are the keys below when empty, so runs without reviews keep their bytes."""
+    unpaired_covariates: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list, exclude_if=lambda keys: not keys)
+    """Ticket metadata keys known before the first answer that the unpaired adjustment also weighs
+    (channel, language and first-message length always are); never outcomes such as csat."""
 
     @field_validator("cut_by")
     @classmethod

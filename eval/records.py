@@ -317,6 +317,9 @@ class UnblindedReview(Record):
 
 
 Tier = Literal["automate", "assist", "human"]
+EvidenceKind = Literal["paired_ratings", "reviews_paired", "reviews_unpaired"]
+"""Strongest first: blind ratings of both answers of an item, single-answer reviews of both answers of an
+item, single-answer reviews of different tickets (observational)."""
 
 
 class Reason(Record):
@@ -376,6 +379,10 @@ class CategoryDecision(Record):
     """The pairwise judge's evidence (eval.judges.evidence) when a judge ran; never part of a gate."""
     cuts: list[CutDecision] | None = Field(default=None, exclude_if=_unset)
     """Per value of the policy's ``cut_by`` keys (eval.decide.cuts); absent when no cut was asked for."""
+    evidence: EvidenceKind | None = Field(default=None, exclude_if=_unset)
+    """The kind of evidence the gates used (eval.decide.evidence); absent when the run has no reviews."""
+    other_evidence: dict[str, dict[str, Any]] | None = Field(default=None, exclude_if=_unset)
+    """The other kinds the category has: per kind its rated items, headline estimate and agreement."""
 
 
 class Decisions(Record):

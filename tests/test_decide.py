@@ -68,7 +68,7 @@ def write_planted_run(run: Path, seed: int = 0) -> None:
                                  "score_y": int(s[order[1]]), "preference": pref,
                                  "acceptable_x": bool(acc[order[0]]), "acceptable_y": bool(acc[order[1]]),
                                  "critical_x": bool(flag[order[0]]), "critical_y": bool(flag[order[1]])})
-    for name, data in (("items.jsonl", items), ("key.jsonl", key), ("reviews.jsonl", rows), ("scores.jsonl", scores)):
+    for name, data in (("items.jsonl", items), ("key.jsonl", key), ("reviewer_file.jsonl", rows), ("scores.jsonl", scores)):
         (run / name).write_text("".join(json.dumps(r) + "\n" for r in data))
 
 
@@ -76,7 +76,7 @@ def write_planted_run(run: Path, seed: int = 0) -> None:
 def planted_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("planted")
     write_planted_run(run)
-    import_ratings([run / "reviews.jsonl"], run / "key.jsonl", run / "items.jsonl", run / "ratings.jsonl")
+    import_ratings([run / "reviewer_file.jsonl"], run / "key.jsonl", run / "items.jsonl", run / "ratings.jsonl")
     policy = load_policy({"always_human": ["legal"]})
     return run, decide_to_file(run, policy, seed=7)
 

@@ -38,7 +38,7 @@ def _rating(rng: np.random.Generator, rid: str, x: str, q: dict[str, float], rev
 
 
 def write_run(run: Path, seed: int = 0) -> None:
-    """items.jsonl (language in metadata, region too), key.jsonl, reviews.jsonl, then ratings.jsonl."""
+    """items.jsonl (language in metadata, region too), key.jsonl, reviewer_file.jsonl, then ratings.jsonl."""
     rng = np.random.default_rng(seed)
     items: list[dict] = []
     key: list[dict] = []
@@ -59,9 +59,9 @@ def write_run(run: Path, seed: int = 0) -> None:
                     rid = f"r{len(key)}"
                     key.append({"rating_id": rid, "item_id": iid, "x": x, "y": "human" if x == "ai" else "ai"})
                     rows += [_rating(rng, rid, x, q, str(r)) for r in rng.choice(REVIEWERS, 2, replace=False)]
-    for name, data in (("items.jsonl", items), ("key.jsonl", key), ("reviews.jsonl", rows)):
+    for name, data in (("items.jsonl", items), ("key.jsonl", key), ("reviewer_file.jsonl", rows)):
         (run / name).write_text("".join(json.dumps(r) + "\n" for r in data))
-    import_ratings([run / "reviews.jsonl"], run / "key.jsonl", run / "items.jsonl", run / "ratings.jsonl")
+    import_ratings([run / "reviewer_file.jsonl"], run / "key.jsonl", run / "items.jsonl", run / "ratings.jsonl")
 
 
 @pytest.fixture(scope="module")

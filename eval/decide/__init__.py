@@ -25,13 +25,16 @@ import pandas as pd
 from eval import stats
 from eval.decide.cuts import cut_values, cuts_method, with_cuts
 from eval.decide.estimates import item_table
+from eval.decide.evidence import decide_on_evidence, evidence_method
 from eval.decide.family import Group, decide_family
 from eval.decide.family import decide_category as decide_category  # re-exported
 from eval.decide.gates import WIN_RATE_METHOD, decided_on_win_rate
 from eval.decide.planning import within_volume
+from eval.decide.unpaired import read_covariates
 from eval.policy import Policy
 from eval.ratings.agreement import ReviewerExclusion, reviewer_exclusion, write_agreement
 from eval.ratings.importer import read_item_index, read_ratings
+from eval.ratings.reviews import read_reviews
 from eval.records import CategoryDecision, Decisions, Score
 from eval.run.folder import RunFolder
 from eval.store import read_jsonl, write_json
@@ -40,23 +43,32 @@ from eval.store import read_jsonl, write_json
 def decide(
     ratings: pd.DataFrame, items: pd.DataFrame, scores: pd.DataFrame | None,
     policy: Policy, rng: np.random.Generator, exclusion: ReviewerExclusion | None = None,
+    reviews: pd.DataFrame | None = None, covariates: pd.DataFrame | None = None,
 ) -> Decisions:
-    """Pure: unblinded ratings + item index (+ rubric scores) -> a tier per category.
+    """Pure: unblinded ratings + item index (+ rubric scores, + single-answer reviews) -> a tier per category.
 
     ``exclusion``: already made from these ``ratings`` under ``policy.reviewers`` (else made here).
-    With ``policy.cut_by``, ``items`` also holds a column per key (``eval.decide.cuts.cut_values``)."""
+    With ``policy.cut_by``, ``items`` also holds a column per key (``eval.decide.cuts.cut_values``).
+    With ``reviews`` (``eval.ratings.reviews.read_reviews``), each category is decided on its strongest kind of
+    evidence (``eval.decide.evidence``); ``covariates``: per ticket what was known before the first answer
+    (``eval.decide.unpaired.read_covariates``), for the adjusted unpaired estimate."""
     if exclusion is None:
         exclusion = reviewer_exclusion(ratings, policy.reviewers)
     used = ratings[~ratings["reviewer"].isin(exclusion.excluded)]
     table = item_table(used, scores)
     tickets = items.groupby("category")["ticket_id"].nunique()
     all_tickets = items["ticket_id"].nunique()
-    cats = sorted(set(items["category"]) | set(used["category"]))
+    cats = sorted(set(items["category"]) | set(used["category"]) | set([] if reviews is None else reviews["category"]))
     groups: list[Group] = [(c,) for c in cats]
-    family = decide_family(groups, ["category"], table, used, policy, dict(zip(groups, rng.spawn(len(cats)))),
-                           {(c,): int(tickets.get(c, 0)) for c in cats}, all_tickets)
-    out = [family[g] for g in groups]
+    rngs = dict(zip(groups, rng.spawn(len(cats))))
+    counts: dict[Group, int] = {(c,): int(tickets.get(c, 0)) for c in cats}
     method = __doc__.strip()
+    if reviews is None:
+        family = decide_family(groups, ["category"], table, used, policy, rngs, counts, all_tickets)
+    else:
+        family = decide_on_evidence(groups, table, used, reviews, scores, covariates, policy, rngs, counts, all_tickets)
+        method += "\n\n" + evidence_method()
+    out = [family[g] for g in groups]
     if policy.cut_by:
         out = with_cuts(out, items, table, used, policy, rng)
         method += "\n\n" + cuts_method()
@@ -69,8 +81,8 @@ def decide(
 
 
 def decide_to_file(run_dir: Path, policy: Policy, seed: int) -> Decisions:
-    """Read RUN/ratings.jsonl, items.jsonl (and scores.jsonl if present); write RUN/agreement.json,
-    then RUN/decisions.json (the decide stage's two files).
+    """Read RUN/ratings.jsonl, items.jsonl (and scores.jsonl, reviews.jsonl if present, with tickets.jsonl
+    for unpaired reviews); write RUN/agreement.json, then RUN/decisions.json (the decide stage's two files).
 
     The reviewer exclusion is made once, here, from the ratings as read, and the same object goes
     into both files, so they cannot name different reviewers. Reading it back from an existing
@@ -86,7 +98,11 @@ def decide_to_file(run_dir: Path, policy: Policy, seed: int) -> Decisions:
     if policy.cut_by:
         items = items.merge(cut_values(folder.items, policy.cut_by), on="item_id", how="left", validate="one_to_one")
     scores = read_scores(folder.scores) if folder.scores.exists() else None
-    decisions = decide(ratings, items, scores, policy, np.random.default_rng(seed), exclusion)
+    reviews = read_reviews(folder.reviews) if folder.reviews.exists() else None
+    recorded = set() if reviews is None else set(reviews.loc[reviews["answer"] == "historical", "ticket_id"])
+    covariates = (read_covariates(folder.tickets, recorded, policy.unpaired_covariates)
+                  if recorded and folder.tickets.exists() else None)
+    decisions = decide(ratings, items, scores, policy, np.random.default_rng(seed), exclusion, reviews, covariates)
     categories = within_volume(_with_judge(run_dir, decisions, policy), _weekly_items(run_dir, items))
     decisions = decisions.model_copy(update={"seed": seed, "categories": categories})
     write_json(folder.decisions, stats.rounded(decisions.model_dump(mode="json")))

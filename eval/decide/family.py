@@ -14,7 +14,7 @@ from eval.decide.gates import eligibility, holm_family, tier_gates, tier_of
 from eval.decide.planning import audit_plan, ratings_needed
 from eval.policy import Policy
 from eval.ratings.agreement import agreement_units, item_alpha
-from eval.records import CategoryDecision
+from eval.records import CategoryDecision, Reason
 
 Group = tuple[str, ...]
 """The values of the grouping columns; the first is always the category."""
@@ -24,32 +24,48 @@ def decide_family(
     groups: list[Group], by: list[str], table: pd.DataFrame, ratings: pd.DataFrame, policy: Policy,
     rngs: dict[Group, np.random.Generator], tickets: dict[Group, int], all_tickets: int,
 ) -> dict[Group, CategoryDecision]:
-    """A decision per group of ``table`` (rated items) and ``ratings`` grouped by the columns ``by``.
+    """A decision per group of ``table`` (rated items) and ``ratings`` grouped by the columns ``by``."""
+    ests, alphas = rating_evidence(by, table, ratings, policy, rngs)
+    return decide_groups(groups, ests, alphas, {}, policy, tickets, all_tickets)
 
-    Only groups passing the evidence gates enter the Holm family of non-inferiority tests."""
+
+def rating_evidence(
+    by: list[str], table: pd.DataFrame, ratings: pd.DataFrame, policy: Policy, rngs: dict[Group, np.random.Generator],
+) -> tuple[dict[Group, CategoryEstimates], dict[Group, float]]:
+    """Estimates and reviewer agreement per group of the paired blind ratings."""
     ests = {g: category_estimates(part, policy.confidence, policy.bootstrap_resamples, rngs[g])
             for g, part in table.groupby(by, sort=True)}
     alphas = {g: item_alpha(agreement_units(part), 0, policy.confidence, None).alpha
               for g, part in ratings.groupby(by, sort=True)}
-    eligible = [g for g in groups
-                if all(r.passed for r in eligibility(g[0], ests.get(g), alphas.get(g, float("nan")), policy))]
+    return ests, alphas
+
+
+def decide_groups(
+    groups: list[Group], ests: dict[Group, CategoryEstimates], alphas: dict[Group, float],
+    extra: dict[Group, list[Reason]], policy: Policy, tickets: dict[Group, int], all_tickets: int,
+) -> dict[Group, CategoryDecision]:
+    """The gates on each group's estimates; ``extra`` gates (e.g. what unpaired evidence may not reach) must
+    pass too, before the group enters the Holm family of non-inferiority tests with the evidence-gated ones."""
+    eligible = [g for g in groups if all(r.passed for r in eligibility(g[0], ests.get(g), alphas.get(g, float("nan")),
+                                                                          policy) + extra.get(g, []))]
     levels, adjusted = holm_family(ests, eligible, policy)
     return {
         g: decide_category(g[0], ests.get(g), alphas.get(g, float("nan")), policy,
                            levels.get(g, policy.noninferiority_alpha), adjusted.get(g),
-                           tickets.get(g, 0) / all_tickets if all_tickets else 0.0, tickets.get(g, 0))
+                           tickets.get(g, 0) / all_tickets if all_tickets else 0.0, tickets.get(g, 0), extra.get(g, []))
         for g in groups
     }
 
 
 def decide_category(
     cat: str, est: CategoryEstimates | None, alpha: float, policy: Policy,
-    level: float, p_adj: float | None, volume_share: float = 0.0, tickets: int = 0,
+    level: float, p_adj: float | None, volume_share: float = 0.0, tickets: int = 0, extra: list[Reason] | None = None,
 ) -> CategoryDecision:
     """One group's tier (a category or a cut of one); ``level``/``p_adj`` come from its Holm family (None: not tested)."""
     reasons = eligibility(cat, est, alpha, policy)
     if est is not None:
         reasons += tier_gates(est, policy, level, p_adj)
+    reasons += extra or []
     tier = tier_of(reasons)
     need, by_gate, need_text = ratings_needed(tier, reasons, est, policy, level)
     audit, audit_text = audit_plan(est, policy) if tier == "automate" and est is not None else (None, "")

@@ -153,13 +153,15 @@ def tier_gates(est: CategoryEstimates, policy: Policy, level: float, p_adj: floa
 AUTOMATE_GATES = ("non_inferiority", "critical_automate", "acceptable_diff")
 ASSIST_GATES = ("acceptable_assist", "critical_assist")
 ELIGIBILITY_GATES = ("always_human", "min_rated", "reviewer_alpha")
+KIND_GATES = ("unpaired_evidence",)
+"""Gates only some kinds of evidence carry (eval.decide.evidence); where present, automate needs them."""
 
 
 def tier_of(reasons: list[Reason]) -> Tier:
     passed = {r.gate: r.passed for r in reasons}
     if not all(passed.get(g, False) for g in ELIGIBILITY_GATES):
         return "human"
-    if all(passed.get(g, False) for g in AUTOMATE_GATES):
+    if all(passed.get(g, False) for g in AUTOMATE_GATES) and all(passed.get(g, True) for g in KIND_GATES):
         return "automate"
     if all(passed.get(g, False) for g in ASSIST_GATES):
         return "assist"

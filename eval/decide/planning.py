@@ -10,7 +10,7 @@ from typing import Any
 
 from eval import stats
 from eval.decide.estimates import CategoryEstimates
-from eval.decide.gates import ASSIST_GATES, AUTOMATE_GATES, ELIGIBILITY_GATES, measured
+from eval.decide.gates import ASSIST_GATES, AUTOMATE_GATES, ELIGIBILITY_GATES, KIND_GATES, measured
 from eval.policy import Policy
 from eval.records import CategoryDecision, Reason, Tier
 
@@ -46,6 +46,10 @@ def ratings_needed(
         return None, {"reviewer_alpha": None}, ("reviewers agree too little: more ratings alone will not "
                                                 "settle it; clarify the guidelines or retrain reviewers")
     assert est is not None, "past the eligibility gates a category has estimates"
+    held = [g for g in KIND_GATES if g in failed]
+    if tier == "assist" and held:
+        return None, dict.fromkeys(held), ("more reviews of different tickets cannot reach automate: review both "
+                                           "answers of the same turns, or rate blind pairs")
     target = AUTOMATE_GATES if tier == "assist" else ASSIST_GATES
     unsupported = [r.gate for r in reasons if r.gate in target and not r.passed and r.value is None]
     if unsupported:

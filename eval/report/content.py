@@ -13,11 +13,19 @@ from typing import Any
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
-from eval.decide.gates import ASSIST_GATES, AUTOMATE_GATES, ELIGIBILITY_GATES
+from eval.decide.gates import ASSIST_GATES, AUTOMATE_GATES, ELIGIBILITY_GATES, KIND_GATES
 from eval.records import CategoryDecision, Decisions
 from eval.report.examples import Example
 from eval.report.sources import TicketStats
-from eval.report.words import NEXT_TIER, category_name, cuts_sentence, listing, plain_reason, plural
+from eval.report.words import (
+    NEXT_TIER,
+    category_name,
+    cuts_sentence,
+    evidence_sentence,
+    listing,
+    plain_reason,
+    plural,
+)
 
 TIERS = ("automate", "assist", "human")
 DAYS_PER_MONTH = 365.25 / 12
@@ -55,6 +63,8 @@ class CategoryView:
     judge: Any
     cuts: str
     """The tiers of the category's cuts in one line ("" without cuts)."""
+    evidence: str
+    """Which kind of evidence decided it, in words ("" for a run without reviews)."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +112,7 @@ def blockers(c: CategoryDecision) -> tuple[str, ...]:
     eligibility = [failed[g] for g in ELIGIBILITY_GATES if g in failed]
     if eligibility:
         return tuple(plain_reason(r, c.estimates) for r in eligibility)
-    gates = AUTOMATE_GATES if c.tier == "assist" else ASSIST_GATES if c.tier == "human" else ()
+    gates = AUTOMATE_GATES + KIND_GATES if c.tier == "assist" else ASSIST_GATES if c.tier == "human" else ()
     return tuple(plain_reason(failed[g], c.estimates) for g in gates if g in failed)
 
 
@@ -167,6 +177,9 @@ def _evidence(c: CategoryDecision) -> str:
         return f"about {c.ratings_needed:,} more rated answers would show whether it can move up to {NEXT_TIER[c.tier]}."
     if "always_human" in c.ratings_needed_by_gate:
         return "company policy keeps it with people; no ratings needed."
+    if "unpaired_evidence" in c.ratings_needed_by_gate:
+        return ("reviews of different tickets cannot show more; review both answers of the same turns, "
+                "or rate them blind side by side.")
     if "reviewer_alpha" in c.ratings_needed_by_gate:
         return "reviewers disagree too much; clarify the rating guidelines or retrain reviewers before rating more."
     if any(r.value is None and r.gate in c.ratings_needed_by_gate for r in c.reasons if not r.passed):
@@ -212,7 +225,8 @@ def build_report(
     views = tuple(
         CategoryView(decision=c, name=category_name(c.category), blockers=blockers(c),
                      examples=tuple(examples.get(c.category, ())), workload=loads.get(c.category),
-                     judge=raw_cats.get(c.category, {}).get("judge"), cuts=cuts_sentence(c))
+                     judge=raw_cats.get(c.category, {}).get("judge"), cuts=cuts_sentence(c),
+                     evidence=evidence_sentence(c))
         for c in sorted(decisions.categories, key=lambda c: (TIERS.index(c.tier), -c.tickets, c.category))
     )
     return Report(

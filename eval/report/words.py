@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from eval.decide.evidence import KIND_WORDS
 from eval.decide.gates import lacks_evidence
 from eval.records import CategoryDecision, Reason
 
@@ -31,6 +32,7 @@ GATE_LABEL = {
     "acceptable_diff": "AI answers acceptable as often as people's",
     "acceptable_assist": "AI drafts acceptable often enough to assist",
     "critical_assist": "Harmful AI drafts rare enough to assist",
+    "unpaired_evidence": "Evidence compares answers on the same tickets",
 }
 
 
@@ -135,6 +137,9 @@ def plain_reason(r: Reason, est: dict[str, Any]) -> str:
     if r.gate == "acceptable_diff":
         return (f"AI answers were judged acceptable less often than people's (difference could be "
                 f"{signed_pct(v)}; must stay above {signed_pct(t)})")
+    if r.gate == "unpaired_evidence":
+        return (f"the evidence is {KIND_WORDS['reviews_unpaired']}, which alone cannot show the AI is as good "
+                "as people on the same tickets")
     if r.gate == "acceptable_assist":
         return (f"AI drafts were judged acceptable too rarely (could be as low as {pct(v)}; "
                 f"needs at least {pct(t)})")
@@ -150,6 +155,25 @@ def cuts_sentence(c: CategoryDecision) -> str:
         short = " (not enough evidence)" if lacks_evidence(cut.reasons) else ""
         by_key.setdefault(cut.by, []).append(f"{cut.value} {cut.tier}{short}")
     return "; ".join([f"{c.tier} overall"] + [f"by {key}: {', '.join(parts)}" for key, parts in by_key.items()])
+
+
+def _difference(e: dict[str, Any] | None) -> str:
+    e = e or {}
+    return f"{signed(e.get('estimate'))} ({signed(e.get('low'))} to {signed(e.get('high'))})"
+
+
+def evidence_sentence(c: CategoryDecision) -> str:
+    """Which kind of evidence decided the category, and the other kinds beside it; "" for a run without reviews."""
+    if c.evidence is None:
+        return ""
+    text = f"Decided on {KIND_WORDS[c.evidence]}"
+    if c.evidence == "reviews_unpaired":
+        text += (f". AI − human review score {_difference(c.estimates.get('diff_mean'))}; "
+                 f"{_difference(c.estimates.get('diff_mean_adjusted'))} once adjusted for what was known of the "
+                 "tickets before the first answer")
+    others = [f"{KIND_WORDS[k]} ({count(o.get('rated_items'))} answers, AI − human {_difference(o.get('diff_mean'))})"
+              for k, o in (c.other_evidence or {}).items() if k in KIND_WORDS]
+    return text + (f". Also at hand: {'; '.join(others)}." if others else ".")
 
 
 ESTIMATE_ROWS = (
