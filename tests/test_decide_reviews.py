@@ -21,7 +21,6 @@ from eval.report import write_report
 from eval.run.folder import RunFolder
 from eval.stats import rounded
 
-REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
 SIDE = {"replayed": "ai", "historical": "human"}
 
 
@@ -202,11 +201,11 @@ def test_planted_confounder_adjusted_interval_recovers_the_effect_raw_does_not()
     assert rates["diff_mean_adjusted"] >= 0.90 and rates["diff_mean"] < 0.5
 
 
-def _fed_run(run: Path) -> list[dict]:
+def _fed_run(run: Path, realdata: Path) -> list[dict]:
     """A run folder from FED's turn-level records: each record a ticket whose context lines are its customer
     and agent turns and whose response is the agent turn under review (bot-handled for Meena and Mitsuku);
     its five anonymous ``Overall`` ratings (0-4) become a review file read on its own scale."""
-    records = [r for r in json.loads((REALDATA / "fed" / "fed_data.json").read_text()) if "response" in r]
+    records = [r for r in json.loads((realdata / "fed" / "fed_data.json").read_text()) if "response" in r]
     tickets, items, reviews = [], [], []
     for i, rec in enumerate(records):
         bot = rec["system"] != "Human"
@@ -230,9 +229,8 @@ def _fed_run(run: Path) -> list[dict]:
     return records
 
 
-@pytest.mark.skipif(not (REALDATA / "fed" / "fed_data.json").exists(), reason="FED data not present")
-def test_fed_unpaired_reviews_decide_and_report(tmp_path):
-    records = _fed_run(tmp_path)
+def test_fed_unpaired_reviews_decide_and_report(tmp_path, realdata):
+    records = _fed_run(tmp_path, realdata)
     folder = RunFolder(tmp_path)
     summary = import_reviews([ReviewFile(path=str(tmp_path / "fed_reviews.jsonl"), scale=(0, 4))], folder.items,
                              folder.reviews, folder.reviews_rejected)

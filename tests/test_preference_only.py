@@ -25,7 +25,6 @@ from eval.policy import Policy
 from eval.records import UnblindedRating
 from eval.synth.preferences import preference_ratings
 
-PANDALM = Path(__file__).resolve().parents[1].parent / "shared" / "realdata" / "pandalm"
 COLUMNS = list(UnblindedRating.model_fields)
 
 
@@ -101,11 +100,11 @@ def _text(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def write_pandalm_run(folder: Path, seed: int = 0) -> dict[str, int]:
+def write_pandalm_run(folder: Path, pandalm: Path, seed: int = 0) -> dict[str, int]:
     """A run config over the PandaLM pairs: tickets (instruction + input as the customer turn, response1
     as the agent turn), response2 as precomputed AI answers, a blind key, and every annotator's label as
     an anonymous preference-only rating mapped through the key. Returns the count of each label."""
-    pairs = json.loads((PANDALM / "testset-v1.json").read_text())
+    pairs = json.loads((pandalm / "testset-v1.json").read_text())
     rng = np.random.default_rng(seed)
     tickets, answers, key, ratings = [], [], [], []
     for p in pairs:
@@ -196,11 +195,10 @@ def test_an_ai_as_good_as_people_is_mostly_automated():
     assert _automate_rate(0.5, runs=100, seed=12) >= 0.7
 
 
-@pytest.mark.skipif(not PANDALM.exists(), reason=f"PandaLM data not found at {PANDALM} (../shared/realdata)")
-def test_pandalm_pairs_through_the_cli_are_decided_on_the_win_rate(tmp_path):
+def test_pandalm_pairs_through_the_cli_are_decided_on_the_win_rate(tmp_path, realdata):
     import krippendorff
 
-    write_pandalm_run(tmp_path)
+    write_pandalm_run(tmp_path, realdata / "pandalm")
     res = subprocess.run([sys.executable, "-m", "eval", "run", str(tmp_path / "config.yaml"), "--out", str(tmp_path / "run")],
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
@@ -213,7 +211,8 @@ def test_pandalm_pairs_through_the_cli_are_decided_on_the_win_rate(tmp_path):
     assert len(kept) == 3 * 970 and all(r["reviewer"] is None and r["score_ai"] is None for r in kept)
     assert "reviewer reliability not assessable: all 2910 ratings are anonymous" in res.stdout
 
-    pairs = [p for p in json.loads((PANDALM / "testset-v1.json").read_text()) if f"P{p['idx']:04d}" not in quarantined]
+    every = json.loads((realdata / "pandalm" / "testset-v1.json").read_text())
+    pairs = [p for p in every if f"P{p['idx']:04d}" not in quarantined]
     labels = np.array([[p[f"annotator{n}"] for p in pairs] for n in (1, 2, 3)])
     win = np.select([labels == 2, labels == 1], [1.0, 0.0], 0.5).mean(axis=0).mean()
     ordinal = np.select([labels == 1, labels == 0], [1, 2], 3).astype(float)  # human < tie < AI

@@ -16,7 +16,6 @@ from eval.config import ConfigError, ReviewColumns, ReviewsConfig, load_config
 from eval.ratings.reviews import COLUMNS, import_reviews, read_reviews, to_five
 
 ITEMS = [("T1#1", "T1", "refund"), ("T1#3", "T1", "refund"), ("T2#1", "T2", "login"), ("T3#2", "T3", "login")]
-DSTC10 = Path(__file__).resolve().parents[3] / "shared" / "realdata" / "dstc10"
 
 
 def _jsonl(path: Path, rows: list) -> Path:
@@ -275,9 +274,9 @@ def test_the_run_pipeline_imports_the_configs_review_files(tmp_path):
     assert again.exit_code == 0 and "3 kept (replayed-ai: 0, historical-human: 3, historical-ai: 0)" in again.output
 
 
-def _dstc10_run(tmp_path: Path, n: int = 60) -> tuple[Path, list[int], dict[str, list]]:
+def _dstc10_run(tmp_path: Path, dstc10: Path, n: int = 60) -> tuple[Path, list[int], dict[str, list]]:
     """Items for the first ``n`` target turns rated for both the reference (human) and teamB02 entry3 (AI)."""
-    labels, ref, sys_eval, answers = (json.loads((DSTC10 / name).read_text()) for name in (
+    labels, ref, sys_eval, answers = (json.loads((dstc10 / name).read_text()) for name in (
         "labels.json", "results/ref/ref.human_eval.json", "results/teamB02/entry3.human_eval.json",
         "results/teamB02/entry3.json"))
     picked = [i for i, label in enumerate(labels) if label["target"] and ref[i] and sys_eval[i]][:n]
@@ -287,9 +286,8 @@ def _dstc10_run(tmp_path: Path, n: int = 60) -> tuple[Path, list[int], dict[str,
     return run, picked, {"ref": [ref[i] for i in picked], "sys": [sys_eval[i] for i in picked]}
 
 
-@pytest.mark.skipif(not DSTC10.exists(), reason="the shared DSTC10 data is not beside the project")
-def test_dstc10_single_answer_ratings_of_the_reference_and_a_system_through_the_cli(tmp_path):
-    run, picked, evals = _dstc10_run(tmp_path)
+def test_dstc10_single_answer_ratings_of_the_reference_and_a_system_through_the_cli(tmp_path, realdata):
+    run, picked, evals = _dstc10_run(tmp_path, realdata / "dstc10")
     files = []
     for name, answer, source in (("ref", "historical", "human"), ("sys", "replayed", "ai")):
         rows = [{"review_id": f"{name}-{i}-{k}", "item_id": f"d{i}#1", "answer": answer, "source": source,
