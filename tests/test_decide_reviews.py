@@ -11,13 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eval.config import ReviewFile
-from eval.decide import decide, decide_to_file
+from typer.testing import CliRunner
+
+from eval.cli import app
+from eval.decide import decide
 from eval.decide.unpaired import unpaired_estimates
 from eval.policy import Policy
 from eval.ratings.importer import read_ratings
-from eval.ratings.reviews import COLUMNS, import_reviews
-from eval.report import write_report
+from eval.ratings.reviews import COLUMNS
+from eval.records import CategoryDecision
 from eval.run.folder import RunFolder
 from eval.stats import rounded
 
@@ -230,12 +232,18 @@ def _fed_run(run: Path, realdata: Path) -> list[dict]:
 
 
 def test_fed_unpaired_reviews_decide_and_report(tmp_path, realdata):
+    """Through the CLI, as a user runs it on a folder `run` made: import on FED's 0-4 scale, decide, report."""
     records = _fed_run(tmp_path, realdata)
     folder = RunFolder(tmp_path)
-    summary = import_reviews([ReviewFile(path=str(tmp_path / "fed_reviews.jsonl"), scale=(0, 4))], folder.items,
-                             folder.reviews, folder.reviews_rejected)
-    assert summary.kept == 5 * len(records) == 1875
-    decision = decide_to_file(tmp_path, Policy(), seed=0).categories[0]
+    (tmp_path / "config.yaml").write_text("name: fed\ndata: {paths: [tickets.jsonl]}\n")
+    (tmp_path / "manifest.json").write_text(json.dumps({"config_path": str(tmp_path / "config.yaml")}))
+    cli = CliRunner()
+    imported = cli.invoke(app, ["ratings", "import", str(tmp_path), "--reviews", str(tmp_path / "fed_reviews.jsonl"),
+                                "--scale", "0", "4"])
+    assert imported.exit_code == 0, imported.output
+    assert f"{5 * len(records)} reviews read, 1875 kept" in imported.output
+    assert cli.invoke(app, ["decide", str(tmp_path)]).exit_code == 0
+    decision = CategoryDecision.model_validate(json.loads(folder.decisions.read_text())["categories"][0])
     est, u = decision.estimates, decision.estimates["unpaired"]
     gates = {r.gate: r for r in decision.reasons}
     print(f"FED: tier {decision.tier}, alpha {gates['reviewer_alpha'].value:.3f}, AI - human "
@@ -247,9 +255,9 @@ def test_fed_unpaired_reviews_decide_and_report(tmp_path, realdata):
         1 + np.mean([np.mean(r["annotations"]["Overall"]) for r in records if r["system"] != "Human"]))
     overall = np.array([r["annotations"]["Overall"] for r in records], dtype=float).T + 1
     assert gates["reviewer_alpha"].value == pytest.approx(
-        krippendorff.alpha(reliability_data=overall, level_of_measurement="ordinal"), abs=1e-9)
+        krippendorff.alpha(reliability_data=overall, level_of_measurement="ordinal"), abs=1e-6)  # decisions.json: 6 places
     assert not gates["unpaired_evidence"].passed and not gates["critical_assist"].passed
-    write_report(tmp_path)
+    assert cli.invoke(app, ["report", str(tmp_path)]).exit_code == 0
     assert "Decided on single-answer reviews of different tickets (unpaired, observational): the bot got " \
            "different tickets." in folder.report_md.read_text()
     assert 'data-field="evidence" data-value=\'"reviews_unpaired"\'' in folder.report_html.read_text()

@@ -305,3 +305,8 @@ def test_dstc10_single_answer_ratings_of_the_reference_and_a_system_through_the_
     for side, name in (("human", "ref"), ("ai", "sys")):
         scores = [s for rated in evals[name] for s in rated["appropriateness"]]
         assert means[side] == pytest.approx(sum(scores) / len(scores))
+    decided = CliRunner().invoke(app, ["decide", str(run)])
+    assert decided.exit_code == 0, decided.output
+    categories = json.loads((run / "decisions.json").read_text())["categories"]
+    assert {c["evidence"] for c in categories} == {"reviews_paired"}  # both answers of each turn reviewed
+    assert {c["tier"] for c in categories} == {"human"}  # anonymous crowd raters barely agree (alpha near 0)
