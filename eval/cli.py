@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -196,6 +196,8 @@ def packets(
     run_dir: Annotated[Path, typer.Argument(help="an existing run folder (items.jsonl, scores.jsonl)")],
     reviewers: Annotated[str, typer.Option(help="comma-separated reviewer names, e.g. qa_01,qa_02,qa_03")],
     per_reviewer: Annotated[int, typer.Option(min=1, help="most ratings any one reviewer is given")],
+    kind: Annotated[Literal["paired", "single"], typer.Option(
+        help="paired: both answers side by side; single: one answer per row (the AI's or the human's)")] = "paired",
 ) -> None:
     """Draw blind rating packets per reviewer, the key, reviewer links and the blinding audit."""
     from eval.ratings.packets import PacketSpec, guidelines_of_run, packets_table, policy_of_run, write_packets
@@ -203,7 +205,7 @@ def packets(
     with _user_errors():
         spec = PacketSpec(tuple(r.strip() for r in reviewers.split(",") if r.strip()), per_reviewer)
         policy, seed = policy_of_run(run_dir)
-        summary = write_packets(run_dir, spec, policy, seed, guidelines_of_run(run_dir))
+        summary = write_packets(run_dir, spec, policy, seed, guidelines_of_run(run_dir), kind)
     out.print(packets_table(summary))
     audit = summary.audit
     out.print(f"{summary.items} items, {summary.ratings} ratings for {len(summary.reviewers)} reviewers "
@@ -214,7 +216,8 @@ def packets(
     if audit and audit.warning:
         console.print(f"[yellow]warning:[/yellow] blinding audit: {audit.warning}")
     folder = RunFolder(run_dir)
-    _paths("Wrote", [folder.path("packets"), folder.key, folder.path("blinding_audit")])
+    _paths("Wrote", [folder.path("packets"), folder.review_key if kind == "single" else folder.key,
+                     folder.path("blinding_audit")])
 
 
 def _auc(value: float | None) -> str:
@@ -255,13 +258,15 @@ def ratings_export(
     run_dir: Annotated[Path, typer.Argument(help="a run folder served with `serve`")],
     out_file: Annotated[Path | None, typer.Option("--out", help="default RUN/app_ratings.jsonl")] = None,
 ) -> None:
-    """Write the ratings entered in the app as a reviewer file (DESIGN.md Rating columns)."""
-    from eval.ratings.export import export_ratings
+    """Write the ratings entered in the app as a reviewer file (DESIGN.md Rating columns), and the reviews of
+    single-answer packets as RUN/app_reviews.jsonl (for `ratings import --reviews`)."""
+    from eval.ratings.export import export_ratings, export_reviews
 
     with _user_errors():
         path, n = export_ratings(run_dir, out_file)
-    out.print(f"{n} ratings exported")
-    _paths("Wrote", [path])
+        reviews = export_reviews(run_dir)
+    out.print(f"{n} ratings exported" + (f", {reviews[1]} reviews" if reviews else ""))
+    _paths("Wrote", [path, *([reviews[0]] if reviews else [])])
 
 
 @ratings_app.command("import")

@@ -1,5 +1,8 @@
 """Label Studio: a task import file and labeling config per packet, and reading its JSON export back.
 
+Both packet kinds: paired tasks (X/Y, ``CONFIG``) and single-answer tasks (one answer,
+``SINGLE_CONFIG``); an export of either is read back into the columns of its importer.
+
 Reviewers who already work in Label Studio rate there. The labeling config names every control
 after a Rating column (choice aliases carry the stored values), so an export maps back to the
 Rating columns without guesswork. Label Studio is not a dependency: the import file, the config
@@ -49,10 +52,27 @@ CONFIG = """<View>
   <TextArea name="comment" toName="context" placeholder="Comment (optional)" maxSubmissions="1"/>
 </View>
 """
-ALIASES = dict(re.findall(r'<Choice value="([^"]+)" alias="([^"]+)"', CONFIG))
+SINGLE_CONFIG = """<View>
+  <Header value="Category: $category"/>
+  <Header value="Ticket facts: $facts" size="6"/>
+  <Text name="context" value="$context" granularity="paragraph"/>
+  <Header value="Answer"/>
+  <Text name="answer" value="$answer"/>
+  <Rating name="score" toName="answer" maxRating="5" required="true"/>
+  <Header value="Flags"/>
+  <Choices name="flags" toName="answer" choice="multiple" showInline="true">
+    <Choice value="Acceptable to send" alias="acceptable"/>
+    <Choice value="Critical (would harm customer or company)" alias="critical"/>
+  </Choices>
+  <TextArea name="comment" toName="answer" placeholder="Comment (optional)" maxSubmissions="1"/>
+</View>
+"""
+ALIASES = dict(re.findall(r'<Choice value="([^"]+)" alias="([^"]+)"', CONFIG + SINGLE_CONFIG))
 """Choice label -> stored alias, for exports that carry the label instead of the alias."""
 FLAGS = ("acceptable_x", "acceptable_y", "critical_x", "critical_y")
 RATING_FIELDS = ("rating_id", "reviewer", "score_x", "score_y", "preference", *FLAGS, "comment", "seconds")
+SINGLE_FLAGS = ("acceptable", "critical")
+REVIEW_FIELDS = ("review_id", "reviewer", "score", *SINGLE_FLAGS, "comment", "seconds")
 
 
 class LabelStudioError(UserError):
@@ -85,6 +105,18 @@ def tasks(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def single_tasks(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Label Studio tasks for one reviewer's single-answer rows (review_id and reviewer ride along in data)."""
+    return [
+        {"data": {
+            "review_id": r["review_id"], "reviewer": r["reviewer"], "position": r["position"],
+            "category": r["category"], "context": context_text([(t["role"], t["text"]) for t in r["context"]]),
+            "answer": r["answer"], "facts": facts_text(r.get("facts") or []),
+        }}
+        for r in rows
+    ]
+
+
 def _value(result: dict[str, Any], where: str) -> Any:
     """The stored value of one result entry (rating number, choice aliases, or text)."""
     value = result.get("value")
@@ -102,20 +134,24 @@ def _value(result: dict[str, Any], where: str) -> Any:
 
 
 def _annotation_row(data: dict[str, Any], annotation: dict[str, Any], where: str) -> dict[str, Any]:
-    row: dict[str, Any] = {"rating_id": data.get("rating_id"), "reviewer": data.get("reviewer")}
-    row.update({f: False for f in FLAGS})
+    """One annotation as the row of its importer: a single-answer task (``review_id`` in data) as a review."""
+    single = "review_id" in data
+    flags = SINGLE_FLAGS if single else FLAGS
+    row: dict[str, Any] = {"review_id" if single else "rating_id": data.get("review_id" if single else "rating_id"),
+                           "reviewer": data.get("reviewer")}
+    row.update({f: False for f in flags})
     results = annotation.get("result")
     if not isinstance(results, list):
         raise LabelStudioError(f"{where}: field 'result': expected a list")
     for result in results:
         name = result.get("from_name")
         value = _value(result, f"{where}: result '{name}'")
-        if name in ("score_x", "score_y", "comment"):
+        if name in ("score", "score_x", "score_y", "comment"):
             row[name] = value
         elif name == "preference":
             row[name] = value[0] if len(value) == 1 else value
         elif name == "flags":
-            unknown = [v for v in value if v not in FLAGS]
+            unknown = [v for v in value if v not in flags]
             if unknown:
                 raise LabelStudioError(f"{where}: field 'flags': unknown choice(s) {unknown}")
             row.update({v: True for v in value})
@@ -125,7 +161,8 @@ def _annotation_row(data: dict[str, Any], annotation: dict[str, Any], where: str
 
 
 def read_labelstudio_export(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(task number from 1, a dict with the Rating columns) per annotation of a Label Studio JSON export.
+    """(task number from 1, a dict with the Rating columns, or the Review columns for single-answer tasks)
+    per annotation of a Label Studio JSON export.
 
     Values are passed on as entered (the importer validates them and rejects bad rows with the
     task number as the line). A task without a submitted annotation (none, or only skipped ones)
@@ -145,7 +182,7 @@ def read_labelstudio_export(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         data = task["data"]
         done = [a for a in task.get("annotations") or [] if not a.get("was_cancelled")]
         if not done:
-            yield n, {"rating_id": data.get("rating_id"), "reviewer": data.get("reviewer"),
-                      **{f: None for f in RATING_FIELDS[2:]}}
+            fields = REVIEW_FIELDS if "review_id" in data else RATING_FIELDS
+            yield n, {fields[0]: data.get(fields[0]), "reviewer": data.get("reviewer"), **{f: None for f in fields[2:]}}
         for annotation in done:
             yield n, _annotation_row(data, annotation, where)

@@ -4,7 +4,7 @@ Which items are drawn (targets per category, gold and calibration items, a sampl
 reviewers' capacity exactly) is ``eval.ratings.sampling``; items rated in earlier rounds are
 never drawn again. Nothing in a packet marks gold items. X/Y order is drawn per (reviewer,
 item), each (reviewer, item) gets its own random ``rating_id``, and each reviewer's queue is
-shuffled.
+shuffled. ``--kind single`` draws the same way and shows one answer per row (``eval.ratings.single``).
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ from __future__ import annotations
 import csv
 import json
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -32,13 +31,18 @@ from eval.ratings.sampling import (  # noqa: F401  (re-exported: callers import 
     GOLD_MIN_SCORE, CategoryPlan, PacketSpec, Sample, category_targets, gold_candidates, sample_items,
     zero_failure_n,
 )
-from eval.records import BlindKey, Item, Side, UnblindedRating
+from eval.ratings import single
+from eval.ratings.shown import Assignment, PacketRow, ShownTurn
+from eval.ratings.single import ReviewKey
+from eval.records import BlindKey, Item, Side, UnblindedRating, UnblindedReview
 from eval.run.folder import RunFolder
 from eval.run.manifest import config_of_run, load_manifest, update_manifest
 from eval.store import atomic_writer, read_jsonl, write_json, write_jsonl
 
 RATING_COLUMNS = ("score_x", "score_y", "preference", "acceptable_x", "acceptable_y",
                   "critical_x", "critical_y", "comment", "seconds")
+PacketKind = Literal["paired", "single"]
+"""paired: both answers side by side (X/Y); single: one answer per row (``eval.ratings.single``)."""
 CSV_COLUMNS = ("rating_id", "reviewer", "position", "category", "facts", "context", "answer_x", "answer_y",
                *RATING_COLUMNS)
 
@@ -56,16 +60,6 @@ class PacketSummary(BaseModel):
     notes: list[str]
     audit: BlindingAudit | None = None
     files: list[str] = []
-
-
-@dataclass(frozen=True)
-class Assignment:
-    rating_id: str
-    item_id: str
-    reviewer: str
-    x: Side
-    gold: bool
-    position: int = 0
 
 
 def _rating_id(rng: np.random.Generator, taken: set[str]) -> str:
@@ -101,34 +95,6 @@ def assign(sample: pd.DataFrame, spec: PacketSpec, rng: np.random.Generator, tak
     return positions
 
 
-class ShownTurn(BaseModel):
-    role: str
-    text: str
-
-
-class PacketRow(BaseModel):
-    """One line of a reviewer's packet: what they see, and the empty rating cells."""
-
-    rating_id: str
-    reviewer: str
-    position: int
-    category: str
-    context: list[ShownTurn]
-    answer_x: str
-    answer_y: str
-    facts: list[tuple[str, str]] = []
-    """Ticket metadata the agent saw (outcomes and personal fields left out), to judge correctness by."""
-    score_x: int | None = None
-    score_y: int | None = None
-    preference: str | None = None
-    acceptable_x: bool | None = None
-    acceptable_y: bool | None = None
-    critical_x: bool | None = None
-    critical_y: bool | None = None
-    comment: str | None = None
-    seconds: float | None = None
-
-
 def packet_rows(
     assignments: list[Assignment], items: dict[str, Item], names: frozenset[str],
 ) -> tuple[dict[str, list[PacketRow]], list[tuple[str, str]], list[tuple[str, str]]]:
@@ -162,20 +128,27 @@ def _scan_items(path: Path) -> tuple[pd.DataFrame, int, frozenset[str]]:
     return index, errors, learn_agent_names(agent_texts)
 
 
-def _round_state(run_dir: Path) -> tuple[int, list[BlindKey], dict[str, Any] | None]:
+def _round_state(run_dir: Path, kind: PacketKind) -> tuple[int, list[BlindKey | ReviewKey], dict[str, Any] | None]:
     """(this round, key entries of earlier rounds, decisions) for a follow-up after ``decide``.
 
     Without decisions.json this is round 0 and the key is written afresh. With it, the round is
-    one after the last round that has ratings, so re-running ``packets`` redraws the same round.
+    one after the last round that has ratings (reviews for single packets), so re-running
+    ``packets`` redraws the same round.
     """
     run = RunFolder(run_dir)
     decisions_path = run.decisions
     if not decisions_path.exists():
         return 0, [], None
     decisions = json.loads(decisions_path.read_text(encoding="utf-8"))
-    key_path, ratings_path = run.key, run.ratings
-    prior = list(read_jsonl(key_path, BlindKey)) if key_path.exists() else []
-    rated = {r.item_id for r in read_jsonl(ratings_path, UnblindedRating)} if ratings_path.exists() else set()
+    prior: list[BlindKey | ReviewKey]
+    if kind == "single":
+        key_path, rated_path = run.review_key, run.reviews
+        prior = list(read_jsonl(key_path, ReviewKey)) if key_path.exists() else []
+        rated = {r.item_id for r in read_jsonl(rated_path, UnblindedReview)} if rated_path.exists() else set()
+    else:
+        key_path, rated_path = run.key, run.ratings
+        prior = list(read_jsonl(key_path, BlindKey)) if key_path.exists() else []
+        rated = {r.item_id for r in read_jsonl(rated_path, UnblindedRating)} if rated_path.exists() else set()
     rounds = {k.round for k in prior if k.item_id in rated}
     current = max(rounds) + 1 if rounds else 0
     return current, [k for k in prior if k.round < current], decisions
@@ -244,11 +217,33 @@ def guidelines_of_run(run_dir: Path) -> Guidelines:
     return load_guidelines(cfg.resolve(cfg.ratings.guidelines) if cfg.ratings.guidelines else None)
 
 
+def _write_rows(run: RunFolder, kind: PacketKind, rows: dict[str, list[PacketRow]],
+                assignments: list[Assignment], prior: list[BlindKey | ReviewKey], rnd: int) -> list[Path]:
+    """The reviewers' packet files, the Label Studio config and the key of the packet kind."""
+    folder = run.packets
+    if kind == "single":
+        files = [p for reviewer, mine in single.single_rows(rows).items() for p in single.write_reviewer(folder, reviewer, mine)]
+        with atomic_writer(folder / "labelstudio_config.xml") as fh:
+            fh.write(labelstudio.SINGLE_CONFIG)
+        write_jsonl(run.review_key, [*prior, *single.review_keys(assignments, rnd)], private=True)
+        return [*files, run.review_key]
+    files = [p for reviewer, mine in rows.items() for p in _write_reviewer(folder, reviewer, mine)]
+    with atomic_writer(folder / "labelstudio_config.xml") as fh:
+        fh.write(labelstudio.labeling_config())
+    key = [*prior, *sorted(
+        (BlindKey(rating_id=a.rating_id, item_id=a.item_id, x=a.x, y="human" if a.x == "ai" else "ai",
+                  gold=a.gold, reviewer=a.reviewer, round=rnd) for a in assignments),
+        key=lambda k: (k.item_id, k.reviewer or ""))]
+    write_jsonl(run.key, key, private=True)
+    return [*files, run.key]
+
+
 def write_packets(run_dir: Path, spec: PacketSpec, policy: Policy, seed: int,
-                  guidelines: Guidelines | None = None) -> PacketSummary:
-    """Read RUN/items.jsonl (+ scores, decisions); write RUN/packets/, RUN/key.jsonl, RUN/blinding_audit.json.
+                  guidelines: Guidelines | None = None, kind: PacketKind = "paired") -> PacketSummary:
+    """Read RUN/items.jsonl (+ scores, decisions); write RUN/packets/, the key, RUN/blinding_audit.json.
 
     ``guidelines`` (the shipped default when None) go into packets/ with the round they belong to.
+    Paired packets' key is RUN/key.jsonl, single-answer packets' RUN/review_key.jsonl.
     """
     run_dir = Path(run_dir)
     run = RunFolder(run_dir)
@@ -257,29 +252,23 @@ def write_packets(run_dir: Path, spec: PacketSpec, policy: Policy, seed: int,
     scores = read_scores(scores_path) if scores_path.exists() else pd.DataFrame(
         columns=["item_id", "side", "score", "critical_fail"])
     scores = scores.merge(index, on="item_id", how="inner")
-    rnd, prior, decisions = _round_state(run_dir)
+    rnd, prior, decisions = _round_state(run_dir, kind)
     rng = np.random.default_rng([seed, rnd])
     pool = index[~index["item_id"].isin({k.item_id for k in prior})]
     targets = category_targets(pool["category"].value_counts().to_dict(), _ai_critical_share(scores), policy, decisions)
     sample = sample_items(pool, targets, gold_candidates(scores), spec, rng)
-    assignments = assign(sample.items, spec, rng, {k.rating_id for k in prior})
+    assignments = assign(sample.items, spec, rng, {k.rating_id if isinstance(k, BlindKey) else k.review_id for k in prior})
+    if kind == "single":
+        assignments = single.balance(assignments, rng)
     wanted = set(sample.items["item_id"])
     items = {i.item_id: i for i in read_jsonl(run.items, Item) if i.item_id in wanted}
     rows, before, after = packet_rows(assignments, items, names)
     audit = audit_blinding(before, after, rng)
-    folder = run.packets
     if rnd == 0:  # a fresh key: packets of an earlier draw are void
-        for stale in (*folder.glob("*.jsonl"), *folder.glob("*.csv"), *folder.glob("*.labelstudio.json")):
+        for stale in (*run.packets.glob("*.jsonl"), *run.packets.glob("*.csv"), *run.packets.glob("*.labelstudio.json")):
             stale.unlink()
-    files = [p for reviewer, mine in rows.items() for p in _write_reviewer(folder, reviewer, mine)]
-    with atomic_writer(folder / "labelstudio_config.xml") as fh:
-        fh.write(labelstudio.labeling_config())
-    write_json(folder / GUIDELINES_FILE, (guidelines or load_guidelines()).model_dump(mode="json"))
-    key = prior + sorted(
-        (BlindKey(rating_id=a.rating_id, item_id=a.item_id, x=a.x, y="human" if a.x == "ai" else "ai",
-                  gold=a.gold, reviewer=a.reviewer, round=rnd) for a in assignments),
-        key=lambda k: (k.item_id, k.reviewer or ""))
-    write_jsonl(run.key, key, private=True)
+    files = _write_rows(run, kind, rows, assignments, prior, rnd)
+    write_json(run.packets / GUIDELINES_FILE, (guidelines or load_guidelines()).model_dump(mode="json"))
     _tokens(run.tokens, spec.reviewers, keep_others=rnd > 0)
     write_json(run.blinding_audit, audit.model_dump(mode="json"))
     summary = PacketSummary(
@@ -287,7 +276,7 @@ def write_packets(run_dir: Path, spec: PacketSpec, policy: Policy, seed: int,
         capacity=spec.per_reviewer * len(spec.reviewers), items=len(sample.items), ratings=len(assignments),
         per_reviewer_counts={r: len(rows.get(r, [])) for r in spec.reviewers}, categories=sample.plans,
         ai_errors_skipped=ai_errors, notes=sample.notes, audit=audit,
-        files=[str(p) for p in files] + [str(run.key), str(run.blinding_audit)],
+        files=[str(p) for p in files] + [str(run.blinding_audit)],
     )
     update_manifest(run_dir, stages={"packets": {"summary": summary.model_dump(mode="json", exclude={"files"})}})
     return summary

@@ -17,6 +17,10 @@ scorecard). It is taken as a review of the ticket's last item (the last agent tu
 items.jsonl order): the conversation as the customer left it is judged by its last answer, and
 one review stays one answer, instead of being copied onto every turn as if each had been
 reviewed. How many reviews were read that way is in the summary (``from_ticket``).
+
+Reviews of single-answer packets (the app's export, a filled packet, a Label Studio ``.json``
+export) carry only their review_id: the review key (RUN/review_key.jsonl) names the item and
+the answer they reviewed, as the blind key unblinds paired ratings.
 """
 
 from __future__ import annotations
@@ -34,8 +38,10 @@ from pydantic_core import ErrorDetails
 from eval.config import ReviewFile
 from eval.errors import MissingInput
 from eval.ratings.importer import read_item_index
+from eval.ratings.labelstudio import read_labelstudio_export
 from eval.ratings.rows import read_rows
 from eval.ratings.scorecard import CellError, boolean_columns, mapped_row
+from eval.ratings.single import ReviewKey
 from eval.records import Quarantined, Review, ReviewScale, UnblindedReview
 from eval.store import read_jsonl, write_jsonl
 
@@ -137,7 +143,18 @@ def _judged(review: Review, scale: ReviewScale) -> tuple[str, RejectReason, str]
     return None
 
 
-def _parsed(spec: ReviewFile, line: int, raw: Any) -> _Row | Quarantined:
+def _keyed(raw: dict[str, Any], keys: dict[str, ReviewKey]) -> dict[str, Any]:
+    """A row of a single-answer packet with its item and answer from the review key (other rows as they are).
+
+    The key wins: a filled packet's ``answer`` column is the text the reviewer read, not the answer kind.
+    """
+    key = keys.get(str(raw.get("review_id")))
+    if key is None:
+        return raw
+    return {**raw, "item_id": key.item_id, "answer": key.answer, "source": key.source}
+
+
+def _parsed(spec: ReviewFile, line: int, raw: Any, keys: dict[str, ReviewKey]) -> _Row | Quarantined:
     """One row of a review file as a review, or why not."""
     source = spec.path
     if isinstance(raw, json.JSONDecodeError):
@@ -145,7 +162,7 @@ def _parsed(spec: ReviewFile, line: int, raw: Any) -> _Row | Quarantined:
     if not isinstance(raw, dict):
         return _quarantined(source, line, "(record)", "not_an_object", type(raw).__name__, raw)
     try:
-        review = Review.model_validate(mapped_row(raw, spec.columns))
+        review = Review.model_validate(_keyed(mapped_row(raw, spec.columns), keys))
     except CellError as exc:
         return _quarantined(source, line, exc.field, exc.reason, exc.detail, raw)
     except ValidationError as exc:
@@ -159,12 +176,14 @@ def _parsed(spec: ReviewFile, line: int, raw: Any) -> _Row | Quarantined:
     return _Row(source, line, raw, review, spec.scale)
 
 
-def _rows(spec: ReviewFile) -> Iterator[_Row | Quarantined]:
+def _rows(spec: ReviewFile, keys: dict[str, ReviewKey]) -> Iterator[_Row | Quarantined]:
+    """Rows of a JSONL or CSV file, or the annotations of a Label Studio ``.json`` export (its line: the task number)."""
     path = Path(spec.path)
     if not path.exists():
         raise MissingInput(f"{path}: reviews file not found", file=path)
-    for line, raw in read_rows(path, boolean_columns(spec.columns)):
-        yield _parsed(spec, line, raw)
+    rows = read_labelstudio_export(path) if path.suffix.lower() == ".json" else read_rows(path, boolean_columns(spec.columns))
+    for line, raw in rows:
+        yield _parsed(spec, line, raw, keys)
 
 
 def _unblinded(row: _Row, items: _Items) -> UnblindedReview | Quarantined:
@@ -237,19 +256,23 @@ def _counts(specs: Sequence[ReviewFile], read: dict[str, int], kept: list[Unblin
     return per_file, by_reason, by_kind
 
 
-def import_reviews(specs: Sequence[ReviewFile], items_path: Path, out_path: Path, rejections_path: Path) -> ReviewsSummary:
+def import_reviews(specs: Sequence[ReviewFile], items_path: Path, out_path: Path, rejections_path: Path,
+                   key_path: Path | None = None) -> ReviewsSummary:
     """Review files (each with its scale and columns filled in) into ``out_path``, rejected rows into ``rejections_path``.
+
+    ``key_path``, the review key of single-answer packets where there is one, names what their rows reviewed.
 
     ``out_path`` is rewritten from ``specs`` alone, so pass every review file. Both files are
     private (0600): they say which answer is the AI's.
     """
     items = _Items.read(Path(items_path))
+    keys = {k.review_id: k for k in read_jsonl(key_path, ReviewKey)} if key_path and Path(key_path).exists() else {}
     matched: list[tuple[_Row, UnblindedReview]] = []
     rejected: list[Quarantined] = []
     read: dict[str, int] = {}
     for spec in specs:
         read.setdefault(spec.path, 0)
-        for row in _rows(spec):
+        for row in _rows(spec, keys):
             read[spec.path] += 1
             review = row if isinstance(row, Quarantined) else _unblinded(row, items)
             if isinstance(review, Quarantined):

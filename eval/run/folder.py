@@ -12,7 +12,7 @@ from typing import Literal
 
 Artifact = Literal[
     "manifest", "tickets", "quarantine", "items", "scores", "judge", "judge_pairwise",
-    "judge_calibration", "packets", "key", "blinding_audit", "app_ratings", "ratings",
+    "judge_calibration", "packets", "key", "review_key", "blinding_audit", "app_ratings", "app_reviews", "ratings",
     "ratings_rejected", "reviews", "reviews_rejected", "agreement", "decisions", "router", "report_html",
     "report_md", "figures", "monitor",
 ]
@@ -28,8 +28,10 @@ NAMES: dict[Artifact, str] = {
     "judge_calibration": "judge_calibration.json",
     "packets": "packets",
     "key": "key.jsonl",
+    "review_key": "review_key.jsonl",
     "blinding_audit": "blinding_audit.json",
     "app_ratings": "app_ratings.jsonl",
+    "app_reviews": "app_reviews.jsonl",
     "ratings": "ratings.jsonl",
     "ratings_rejected": "ratings.rejected.jsonl",
     "reviews": "reviews.jsonl",
@@ -85,6 +87,11 @@ class RunFolder:
         return self.path("key")
 
     @property
+    def review_key(self) -> Path:
+        """The key of single-answer packets: review_id → item and answer (never shown to reviewers)."""
+        return self.path("review_key")
+
+    @property
     def judge_pairwise(self) -> Path:
         return self.path("judge_pairwise")
 
@@ -108,6 +115,10 @@ class RunFolder:
     @property
     def app_ratings(self) -> Path:
         return self.path("app_ratings")
+
+    @property
+    def app_reviews(self) -> Path:
+        return self.path("app_reviews")
 
     @property
     def ratings_rejected(self) -> Path:

@@ -1,5 +1,6 @@
 """What a reviewer sees in Debian's chromium: the message being answered, the facts, the
-guidelines and the end of the packet, at desktop and phone widths, with no console errors.
+guidelines and the end of the packet, at desktop and phone widths, with no console errors;
+and a single-answer packet: one unlettered answer, no preference, its reviews stored.
 
 Set SUPPORT_EVAL_SCREENSHOTS=DIR to keep the screenshots (first item, long conversation,
 guidelines, end page at 1280 and 390 px) for a look by eye.
@@ -16,9 +17,11 @@ from playwright.sync_api import Page, expect, sync_playwright
 from servers import running
 from test_browser import ARGS, CHROMIUM
 
+from eval.ratings.app import db
 from eval.ratings.app.server import create_app
 from eval.ratings.guidelines import load_guidelines
 from eval.ratings.packets import PacketRow, ShownTurn
+from eval.ratings.single import SingleRow
 from eval.store import write_json, write_jsonl
 
 TOKEN = "review-test-token"
@@ -57,6 +60,17 @@ def link(tmp_path: Path) -> Iterator[str]:
     write_json(tmp_path / "packets" / "tokens.json", {"qa_01": TOKEN})
     with running(create_app(tmp_path)) as port:
         yield f"http://127.0.0.1:{port}/r/{TOKEN}"
+
+
+@pytest.fixture()
+def single_run(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A single-answer packet of two rows (the same conversation UI, one answer each)."""
+    rows = [SingleRow(review_id=r.rating_id, reviewer=r.reviewer, position=r.position, category=r.category,
+                      context=r.context, answer=r.answer_x, facts=r.facts) for r in packet()]
+    write_jsonl(tmp_path / "packets" / "qa_01.jsonl", rows)
+    write_json(tmp_path / "packets" / "tokens.json", {"qa_01": TOKEN})
+    with running(create_app(tmp_path)) as port:
+        yield tmp_path, f"http://127.0.0.1:{port}/r/{TOKEN}"
 
 
 @pytest.fixture(params=list(WIDTHS))
@@ -162,4 +176,31 @@ def test_the_end_page_follows_the_last_rating_and_survives_a_reload(link: str, p
     expect(page.locator("#message")).to_contain_text("Already rated")
     page.keyboard.press("Enter")  # saving a reviewed item again returns to the end page
     expect(done).to_be_visible()
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_single_answer_packet_shows_one_answer_and_stores_its_reviews(single_run: tuple[Path, str], page: Page) -> None:
+    run, link = single_run
+    page.goto(link)
+    expect(page.locator("#answer-x")).to_contain_text("original payment method")
+    expect(page.locator("#title-x")).to_have_text("Answer")
+    expect(page.locator("#side-y")).to_be_hidden()
+    expect(page.locator("#prefs")).to_be_hidden()
+    expect(page.locator("#turns li.answered")).to_contain_text(LAST_QUESTION)
+    expect(page.locator("#facts")).to_contain_text("382.62 EUR")
+    page.keyboard.press("Enter")
+    expect(page.locator("#message")).to_contain_text("Still needed: score")
+    for key in ("2", "c", "Enter"):
+        page.keyboard.press(key)
+    expect(page.locator("#where")).to_have_text("item 2 of 2")
+    expect(page.locator("#answer-x")).to_have_text("It shipped yesterday with USPS.")
+    snap(page, "single-answer")
+    for key in ("5", "a", "Enter"):
+        page.keyboard.press(key)
+    expect(page.locator("#done")).to_contain_text("All 2 rated")
+    with db.connect(db.db_path(run)) as conn:
+        reviews = [(r.review_id, r.score, r.acceptable, r.critical) for r in db.all_reviews(conn)]
+    assert reviews == [("rv0", 2, False, True), ("rv1", 5, True, False)]
+    page.reload()
+    expect(page.locator("#progress")).to_have_text("2 of 2 rated")
     assert page.errors == []  # type: ignore[attr-defined]

@@ -1,5 +1,8 @@
 """The rating app's SQLite store: reviewers' queues (loaded from the packets) and their ratings.
 
+A queue row of a single-answer packet has kind ``single`` (its one answer in ``answer_x``, an
+empty ``answer_y``); its review goes to the ``reviews`` table, whose columns are the Review's.
+
 The key and the automatic scores are never loaded here, so no request can leak them. The file
 holds the reviewer tokens, so it is private to the user (0600, and SQLite gives its WAL files
 the same mode). A rating
@@ -22,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from eval.errors import MissingInput
+from eval.ratings.shown import PacketRow
+from eval.ratings.single import BlindReview, ReviewKey, SingleRow
 from eval.records import BlindKey, Rating
 from eval.run.folder import RunFolder
 from eval.store import read_jsonl
@@ -49,7 +54,15 @@ CREATE TABLE IF NOT EXISTS ratings (
     seconds REAL CHECK (seconds IS NULL OR (seconds >= 0 AND seconds <= 86400)), saved_at TEXT NOT NULL,
     UNIQUE (rating_id, reviewer),
     FOREIGN KEY (rating_id, reviewer) REFERENCES queue (rating_id, reviewer));
+CREATE TABLE IF NOT EXISTS reviews (
+    review_id TEXT NOT NULL, reviewer TEXT NOT NULL,
+    score INTEGER NOT NULL CHECK (score BETWEEN 1 AND 5),
+    acceptable INTEGER NOT NULL, critical INTEGER NOT NULL, comment TEXT NOT NULL DEFAULT '',
+    seconds REAL CHECK (seconds IS NULL OR (seconds >= 0 AND seconds <= 86400)), saved_at TEXT NOT NULL,
+    UNIQUE (review_id, reviewer),
+    FOREIGN KEY (review_id, reviewer) REFERENCES queue (rating_id, reviewer));
 """
+REVIEW_FIELDS = ("score", "acceptable", "critical", "comment", "seconds")
 
 
 def db_path(run_dir: Path) -> Path:
@@ -78,10 +91,22 @@ def _private(path: Path) -> None:
             os.chmod(file, 0o600)
 
 
-def _add_facts_column(conn: sqlite3.Connection) -> None:
-    """Stores made before ticket facts were shown get the column (empty facts for their rows)."""
-    if "facts" not in {row[1] for row in conn.execute("PRAGMA table_info(queue)")}:
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """Stores made before ticket facts were shown, or before single-answer packets, get the column."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(queue)")}
+    if "facts" not in have:
         conn.execute("ALTER TABLE queue ADD COLUMN facts TEXT NOT NULL DEFAULT '[]'")
+    if "kind" not in have:
+        conn.execute("ALTER TABLE queue ADD COLUMN kind TEXT NOT NULL DEFAULT 'paired'")
+
+
+def _packet(path: Path) -> list[tuple[str, str, str, str, PacketRow | SingleRow]]:
+    """(queue id, kind, answer_x, answer_y, row) per line of a reviewer's packet of either kind."""
+    with open(path, encoding="utf-8") as fh:
+        first = fh.readline()
+    if first.strip() and "review_id" in json.loads(first):
+        return [(r.review_id, "single", r.answer, "", r) for r in read_jsonl(path, SingleRow)]
+    return [(r.rating_id, "paired", r.answer_x, r.answer_y, r) for r in read_jsonl(path, PacketRow)]
 
 
 def load_packets(path: Path, run_dir: Path) -> int:
@@ -91,43 +116,43 @@ def load_packets(path: Path, run_dir: Path) -> int:
     if not tokens_file.exists():
         raise MissingInput(f"{tokens_file}: no reviewer tokens; run `support-eval packets` first")
     tokens = json.loads(tokens_file.read_text(encoding="utf-8"))
-    from eval.ratings.packets import PacketRow
-
     added = 0
     _private(path)
     with connect(path) as conn:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.executescript(SCHEMA)
-        _add_facts_column(conn)
+        _add_columns(conn)
         conn.execute("BEGIN IMMEDIATE")
         for reviewer, token in tokens.items():
             conn.execute("INSERT INTO reviewers VALUES (?, ?) ON CONFLICT(reviewer) DO UPDATE SET token = excluded.token",
                          (reviewer, token))
             packet = folder / f"{reviewer}.jsonl"
-            for row in read_jsonl(packet, PacketRow) if packet.exists() else []:
+            for queue_id, kind, answer_x, answer_y, row in _packet(packet) if packet.exists() else []:
                 cur = conn.execute(
                     "INSERT OR IGNORE INTO queue (rating_id, reviewer, position, category, context, answer_x, "
-                    "answer_y, facts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (row.rating_id, reviewer, row.position, row.category,
+                    "answer_y, facts, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (queue_id, reviewer, row.position, row.category,
                      json.dumps([t.model_dump() for t in row.context], ensure_ascii=False),
-                     row.answer_x, row.answer_y, json.dumps(row.facts, ensure_ascii=False)))
+                     answer_x, answer_y, json.dumps(row.facts, ensure_ascii=False), kind))
                 added += cur.rowcount
-        _drop_void(conn, run.key)
+        _drop_void(conn, run.key, run.review_key)
         conn.execute("COMMIT")
     return added
 
 
-def _drop_void(conn: sqlite3.Connection, key_path: Path) -> None:
-    """Unrated queue rows whose rating_id left the key (packets redrawn) are removed.
+def _drop_void(conn: sqlite3.Connection, key_path: Path, review_key_path: Path) -> None:
+    """Unrated queue rows whose id left the keys (packets redrawn) are removed.
 
-    Only the set of valid rating_ids is read from the key; its X/Y mapping never enters the store.
-    Rated rows always stay: a rating is never thrown away here.
+    Only the sets of valid ids are read from the keys; which answer is whose never enters the store.
+    Rated rows always stay: a rating or review is never thrown away here.
     """
-    if not key_path.exists():
+    if not key_path.exists() and not review_key_path.exists():
         return
-    valid = {k.rating_id for k in read_jsonl(key_path, BlindKey)}
+    valid = {k.rating_id for k in read_jsonl(key_path, BlindKey)} if key_path.exists() else set()
+    valid |= {k.review_id for k in read_jsonl(review_key_path, ReviewKey)} if review_key_path.exists() else set()
     rows = conn.execute("SELECT q.rating_id, q.reviewer FROM queue q LEFT JOIN ratings r ON r.rating_id = q.rating_id "
-                        "AND r.reviewer = q.reviewer WHERE r.rating_id IS NULL").fetchall()
+                        "AND r.reviewer = q.reviewer LEFT JOIN reviews v ON v.review_id = q.rating_id "
+                        "AND v.reviewer = q.reviewer WHERE r.rating_id IS NULL AND v.review_id IS NULL").fetchall()
     conn.executemany("DELETE FROM queue WHERE rating_id = ? AND reviewer = ?",
                      [(r["rating_id"], r["reviewer"]) for r in rows if r["rating_id"] not in valid])
 
@@ -159,15 +184,27 @@ def _seconds(value: Any) -> float | None:
     return float(value)
 
 
+def _review(row: sqlite3.Row) -> dict[str, Any] | None:
+    if row["v_score"] is None:
+        return None
+    return {"score": row["v_score"], "acceptable": bool(row["v_acceptable"]), "critical": bool(row["v_critical"]),
+            "comment": row["v_comment"], "seconds": _seconds(row["v_seconds"])}
+
+
 def queue(conn: sqlite3.Connection, reviewer: str) -> list[dict[str, Any]]:
-    """The reviewer's own items in queue order, each with their saved rating (or None)."""
+    """The reviewer's own items in queue order, each with their saved rating or review (or None)."""
     rows = conn.execute(
-        f"SELECT q.rating_id, q.category, q.context, q.answer_x, q.answer_y, q.facts, "
-        f"{', '.join('r.' + f for f in RATING_FIELDS)} FROM queue q LEFT JOIN ratings r "
-        "ON r.rating_id = q.rating_id AND r.reviewer = q.reviewer WHERE q.reviewer = ? ORDER BY q.rowid",
+        f"SELECT q.rating_id, q.kind, q.category, q.context, q.answer_x, q.answer_y, q.facts, "
+        f"{', '.join('r.' + f for f in RATING_FIELDS)}, {', '.join(f'v.{f} AS v_{f}' for f in REVIEW_FIELDS)} "
+        "FROM queue q LEFT JOIN ratings r ON r.rating_id = q.rating_id AND r.reviewer = q.reviewer "
+        "LEFT JOIN reviews v ON v.review_id = q.rating_id AND v.reviewer = q.reviewer "
+        "WHERE q.reviewer = ? ORDER BY q.rowid",
         (reviewer,),
     )
     return [
+        {"rating_id": r["rating_id"], "kind": "single", "category": r["category"], "context": json.loads(r["context"]),
+         "answer": r["answer_x"], "facts": json.loads(r["facts"]), "rating": _review(r)}
+        if r["kind"] == "single" else
         {"rating_id": r["rating_id"], "category": r["category"], "context": json.loads(r["context"]),
          "answer_x": r["answer_x"], "answer_y": r["answer_y"], "facts": json.loads(r["facts"]),
          "rating": _rating(r)}
@@ -175,25 +212,52 @@ def queue(conn: sqlite3.Connection, reviewer: str) -> list[dict[str, Any]]:
     ]
 
 
-def save(conn: sqlite3.Connection, reviewer: str, rating_id: str, values: dict[str, Any]) -> bool:
-    """Store or update one rating atomically; False when the rating_id is not in this reviewer's queue."""
-    if conn.execute("SELECT 1 FROM queue WHERE rating_id = ? AND reviewer = ?", (rating_id, reviewer)).fetchone() is None:
+def _upsert(conn: sqlite3.Connection, reviewer: str, queue_id: str, kind: str, values: dict[str, Any]) -> bool:
+    """Store or update one rating (paired) or review (single) atomically; False when it is not in the queue."""
+    if conn.execute("SELECT 1 FROM queue WHERE rating_id = ? AND reviewer = ? AND kind = ?",
+                    (queue_id, reviewer, kind)).fetchone() is None:
         return False
-    cols = ", ".join(RATING_FIELDS)
-    updates = ", ".join(f"{f} = excluded.{f}" for f in (*RATING_FIELDS, "saved_at"))
+    paired = kind == "paired"
+    table, id_col, fields = ("ratings", "rating_id", RATING_FIELDS) if paired else ("reviews", "review_id", REVIEW_FIELDS)
+    updates = ", ".join(f"{f} = excluded.{f}" for f in (*fields, "saved_at"))
     conn.execute(
-        f"INSERT INTO ratings (rating_id, reviewer, {cols}, saved_at) VALUES (?, ?, {', '.join('?' * len(RATING_FIELDS))}, ?) "
-        f"ON CONFLICT (rating_id, reviewer) DO UPDATE SET {updates}",
-        (rating_id, reviewer, *(values[f] for f in RATING_FIELDS), datetime.now(UTC).isoformat()),
+        f"INSERT INTO {table} ({id_col}, reviewer, {', '.join(fields)}, saved_at) "
+        f"VALUES (?, ?, {', '.join('?' * len(fields))}, ?) ON CONFLICT ({id_col}, reviewer) DO UPDATE SET {updates}",
+        (queue_id, reviewer, *(values[f] for f in fields), datetime.now(UTC).isoformat()),
     )
     return True
+
+
+def save(conn: sqlite3.Connection, reviewer: str, rating_id: str, values: dict[str, Any]) -> bool:
+    """Store or update one rating; False when the rating_id is not a paired item of this reviewer's queue."""
+    return _upsert(conn, reviewer, rating_id, "paired", values)
+
+
+def save_review(conn: sqlite3.Connection, reviewer: str, review_id: str, values: dict[str, Any]) -> bool:
+    """Store or update one review; False when the review_id is not a single answer of this reviewer's queue."""
+    return _upsert(conn, reviewer, review_id, "single", values)
 
 
 def progress(conn: sqlite3.Connection, reviewer: str) -> tuple[int, int]:
     """(rated, total) in the reviewer's queue."""
     total = conn.execute("SELECT COUNT(*) FROM queue WHERE reviewer = ?", (reviewer,)).fetchone()[0]
-    done = conn.execute("SELECT COUNT(*) FROM ratings WHERE reviewer = ?", (reviewer,)).fetchone()[0]
+    done = sum(conn.execute(f"SELECT COUNT(*) FROM {table} WHERE reviewer = ?", (reviewer,)).fetchone()[0]
+               for table in ("ratings", "reviews"))
     return done, total
+
+
+def has_single(conn: sqlite3.Connection) -> bool:
+    """Whether any queue holds single-answer packets (then the app's reviews are exported too)."""
+    return conn.execute("SELECT 1 FROM queue WHERE kind = 'single' LIMIT 1").fetchone() is not None
+
+
+def all_reviews(conn: sqlite3.Connection) -> list[BlindReview]:
+    """Every stored review, still blind (the review key names its item at import), by reviewer and queue order."""
+    rows = conn.execute(
+        f"SELECT v.review_id, v.reviewer, {', '.join(f'v.{f} AS v_{f}' for f in REVIEW_FIELDS)} FROM reviews v "
+        "JOIN queue q ON q.rating_id = v.review_id AND q.reviewer = v.reviewer ORDER BY v.reviewer, q.rowid"
+    )
+    return [BlindReview(review_id=r["review_id"], reviewer=r["reviewer"], **(_review(r) or {})) for r in rows]
 
 
 def all_ratings(conn: sqlite3.Connection) -> list[Rating]:

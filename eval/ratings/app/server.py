@@ -53,6 +53,18 @@ class RatingForm(BaseModel):
     seconds: float | None = Field(default=None, ge=0, le=db.MAX_SECONDS)
 
 
+class ReviewForm(BaseModel):
+    """What the single-answer form posts: one answer's score, flags and comment."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+    score: int = Field(ge=1, le=5)
+    acceptable: bool = False
+    critical: bool = False
+    comment: str = Field(default="", max_length=5000)
+    seconds: float | None = Field(default=None, ge=0, le=db.MAX_SECONDS)
+
+
 class BodyTooLarge(Exception):
     """A request body over ``MAX_BODY``: answered 413 before it is read any further."""
 
@@ -96,10 +108,6 @@ def create_app(run_dir: Path, db_file: Path | None = None) -> FastAPI:
     templates = Jinja2Templates(directory=HERE / "templates")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    def reviewer_of(token: str) -> str | None:
-        with db.connect(path) as conn:
-            return db.reviewer_of(conn, token)
-
     @app.middleware("http")
     async def _security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response = await call_next(request)
@@ -112,7 +120,7 @@ def create_app(run_dir: Path, db_file: Path | None = None) -> FastAPI:
 
     @app.get("/r/{token}", response_class=HTMLResponse)
     def page(request: Request, token: str) -> Response:
-        reviewer = reviewer_of(token)
+        reviewer = _reviewer_of(path, token)
         if reviewer is None:
             return _forbidden()
         return templates.TemplateResponse(request, "rate.html", {"token": token, "reviewer": reviewer,
@@ -129,16 +137,11 @@ def create_app(run_dir: Path, db_file: Path | None = None) -> FastAPI:
 
     @app.put("/api/{token}/ratings/{rating_id}")
     async def put_rating(request: Request, token: str, rating_id: str) -> Response:
-        reviewer = await run_in_threadpool(reviewer_of, token)
-        if reviewer is None:
-            return _forbidden()
-        try:
-            form = RatingForm.model_validate_json(await read_body(request))
-        except BodyTooLarge:
-            return _error(f"request body over {MAX_BODY // 1024} KiB", 413)
-        except ValidationError as exc:
-            return _error(validation_message(exc), 422)
-        return await run_in_threadpool(_save, path, reviewer, rating_id, form)
+        return await _put(request, path, token, rating_id, RatingForm)
+
+    @app.put("/api/{token}/reviews/{review_id}")
+    async def put_review(request: Request, token: str, review_id: str) -> Response:
+        return await _put(request, path, token, review_id, ReviewForm)
 
     @app.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "DELETE"])
     def anything_else(rest: str) -> Response:
@@ -147,10 +150,31 @@ def create_app(run_dir: Path, db_file: Path | None = None) -> FastAPI:
     return app
 
 
-def _save(path: Path, reviewer: str, rating_id: str, form: RatingForm) -> Response:
+def _reviewer_of(path: Path, token: str) -> str | None:
     with db.connect(path) as conn:
-        if not db.save(conn, reviewer, rating_id, form.model_dump()):
-            return _error("this rating is not in your queue", 404)
+        return db.reviewer_of(conn, token)
+
+
+async def _put(request: Request, path: Path, token: str, queue_id: str,
+               model: type[RatingForm] | type[ReviewForm]) -> Response:
+    """A rating (paired) or review (single) saved: the token checked before the body is read."""
+    reviewer = await run_in_threadpool(_reviewer_of, path, token)
+    if reviewer is None:
+        return _forbidden()
+    try:
+        form = model.model_validate_json(await read_body(request))
+    except BodyTooLarge:
+        return _error(f"request body over {MAX_BODY // 1024} KiB", 413)
+    except ValidationError as exc:
+        return _error(validation_message(exc), 422)
+    return await run_in_threadpool(_save, path, reviewer, queue_id, form)
+
+
+def _save(path: Path, reviewer: str, rating_id: str, form: RatingForm | ReviewForm) -> Response:
+    with db.connect(path) as conn:
+        store = db.save if isinstance(form, RatingForm) else db.save_review
+        if not store(conn, reviewer, rating_id, form.model_dump()):
+            return _error(f"this {'rating' if isinstance(form, RatingForm) else 'review'} is not in your queue", 404)
         done, total = db.progress(conn, reviewer)
     return JSONResponse({"saved": rating_id, "done": done, "total": total}, headers=NO_STORE)
 

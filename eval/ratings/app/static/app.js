@@ -1,12 +1,18 @@
 // Blind rating page: keyboard-first, one item at a time, saves to the reviewer's own queue.
+// A single-answer item (kind "single") shows one answer, the X panel without its letter, and no preference.
 "use strict";
 const token = document.body.dataset.token;
 const api = (path) => `/api/${encodeURIComponent(token)}${path}`;
 const $ = (id) => document.getElementById(id);
 const state = { items: [], idx: 0, active: "x", form: null, shownAt: 0, saving: false };
 
+const isSingle = (item) => item.kind === "single";
+
 function blankForm(item) {
   const r = item.rating;
+  if (r && isSingle(item))
+    return { score_x: r.score, score_y: null, preference: null, acceptable_x: r.acceptable, acceptable_y: false,
+             critical_x: r.critical, critical_y: false, comment: r.comment || "" };
   return r ? { ...r, comment: r.comment || "" } : {
     score_x: null, score_y: null, preference: null, acceptable_x: false, acceptable_y: false,
     critical_x: false, critical_y: false, comment: "" };
@@ -86,8 +92,12 @@ function show(idx) {
   $("category").textContent = `· ${item.category}`;
   renderFacts(item.facts || []);
   renderTurns(item.context);
-  $("answer-x").textContent = item.answer_x;
-  $("answer-y").textContent = item.answer_y;
+  const single = isSingle(item);
+  $("side-y").hidden = single;
+  $("prefs").hidden = single;
+  $("title-x").textContent = single ? "Answer" : "Answer X";
+  $("answer-x").textContent = single ? item.answer : item.answer_x;
+  $("answer-y").textContent = single ? "" : item.answer_y;
   $("answer-x").scrollTop = 0;
   $("answer-y").scrollTop = 0;
   const thread = $("thread");
@@ -113,18 +123,29 @@ function firstUnrated(from) {
   return -1;
 }
 
+// What the server stores for this item: a rating (paired) or a review of the one answer (single).
+function payload(item, f, seconds) {
+  if (!isSingle(item)) return { ...f, seconds };
+  return { score: f.score_x, acceptable: f.acceptable_x, critical: f.critical_x, comment: f.comment, seconds };
+}
+
 async function save() {
   if (state.saving) return;
   const f = state.form;
-  const missing = ["score_x", "score_y", "preference"].filter((k) => f[k] === null);
-  if (missing.length) { say(`Still needed: ${missing.join(", ").replaceAll("_", " ")}`, "error"); return; }
   const item = state.items[state.idx];
+  const needed = isSingle(item) ? ["score_x"] : ["score_x", "score_y", "preference"];
+  const missing = needed.filter((k) => f[k] === null);
+  if (missing.length) {
+    say(`Still needed: ${isSingle(item) ? "score" : missing.join(", ").replaceAll("_", " ")}`, "error");
+    return;
+  }
   const seconds = Math.round((performance.now() - state.shownAt) / 100) / 10;
-  const body = { ...f, seconds: (item.rating && item.rating.seconds) ? item.rating.seconds + seconds : seconds };
+  const body = payload(item, f, (item.rating && item.rating.seconds) ? item.rating.seconds + seconds : seconds);
   state.saving = true;
   $("save").disabled = true;
   try {
-    const res = await fetch(api(`/ratings/${encodeURIComponent(item.rating_id)}`), {
+    const route = isSingle(item) ? "reviews" : "ratings";
+    const res = await fetch(api(`/${route}/${encodeURIComponent(item.rating_id)}`), {
       method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
     const data = await res.json();
     if (!res.ok) { say(`Not saved: ${data.error || res.status}`, "error"); return; }
@@ -143,7 +164,7 @@ async function save() {
 
 function setScore(side, score) {
   state.form[`score_${side}`] = score;
-  if (side === "x") state.active = "y";
+  if (side === "x" && !isSingle(state.items[state.idx])) state.active = "y";
   renderForm();
 }
 
@@ -165,6 +186,7 @@ function onKey(e) {
   if (k === "h") { e.preventDefault(); toggleGuide(); return; }
   if (k === "?") { e.preventDefault(); $("help").hidden = !$("help").hidden; return; }
   if (!$("done").hidden) return;
+  if (isSingle(state.items[state.idx]) && ["ArrowRight", "x", "y", "g", "b"].includes(k)) return;
   const act = {
     ArrowLeft: () => { state.active = "x"; renderForm(); },
     ArrowRight: () => { state.active = "y"; renderForm(); },
