@@ -9,7 +9,6 @@ shuffled. ``--kind single`` draws the same way and shows one answer per row (``e
 
 from __future__ import annotations
 
-import csv
 import json
 import secrets
 from pathlib import Path
@@ -32,7 +31,7 @@ from eval.ratings.sampling import (  # noqa: F401  (re-exported: callers import 
     zero_failure_n,
 )
 from eval.ratings import single
-from eval.ratings.shown import Assignment, PacketRow, ShownTurn
+from eval.ratings.shown import Assignment, PacketRow, ShownTurn, write_packet_files
 from eval.ratings.single import ReviewKey
 from eval.records import BlindKey, Item, Side, UnblindedRating, UnblindedReview
 from eval.run.folder import RunFolder
@@ -174,18 +173,7 @@ def _tokens(path: Path, reviewers: tuple[str, ...], keep_others: bool) -> dict[s
 
 
 def _write_reviewer(folder: Path, reviewer: str, rows: list[PacketRow]) -> list[Path]:
-    jsonl, table, ls = (folder / f"{reviewer}{ext}" for ext in (".jsonl", ".csv", ".labelstudio.json"))
-    write_jsonl(jsonl, rows)
-    with atomic_writer(table) as fh:
-        writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            cells = row.model_dump()
-            cells["context"] = labelstudio.context_text([(t["role"], t["text"]) for t in cells["context"]])
-            cells["facts"] = labelstudio.facts_text(cells["facts"])
-            writer.writerow({k: "" if cells[k] is None else cells[k] for k in CSV_COLUMNS})
-    write_json(ls, labelstudio.tasks([r.model_dump() for r in rows]))
-    return [jsonl, table, ls]
+    return write_packet_files(folder, reviewer, rows, CSV_COLUMNS, labelstudio.tasks)
 
 
 def packets_table(summary: PacketSummary) -> Table:

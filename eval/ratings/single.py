@@ -8,7 +8,6 @@ review key (RUN/review_key.jsonl) says which one it was.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -18,9 +17,8 @@ import numpy as np
 from pydantic import BaseModel
 
 from eval.ratings import labelstudio
-from eval.ratings.shown import Assignment, PacketRow, ShownTurn
+from eval.ratings.shown import Assignment, PacketRow, ShownTurn, write_packet_files
 from eval.records import Record, Side
-from eval.store import atomic_writer, write_json, write_jsonl
 
 REVIEW_COLUMNS = ("score", "acceptable", "critical", "comment", "seconds")
 CSV_COLUMNS = ("review_id", "reviewer", "position", "category", "facts", "context", "answer", *REVIEW_COLUMNS)
@@ -94,16 +92,4 @@ def review_keys(assignments: Sequence[Assignment], rnd: int) -> list[ReviewKey]:
 
 
 def write_reviewer(folder: Path, reviewer: str, rows: list[SingleRow]) -> list[Path]:
-    """The reviewer's packet as JSONL, CSV and Label Studio tasks, as for paired packets."""
-    jsonl, table, ls = (folder / f"{reviewer}{ext}" for ext in (".jsonl", ".csv", ".labelstudio.json"))
-    write_jsonl(jsonl, rows)
-    with atomic_writer(table) as fh:
-        writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            cells = row.model_dump()
-            cells["context"] = labelstudio.context_text([(t["role"], t["text"]) for t in cells["context"]])
-            cells["facts"] = labelstudio.facts_text(cells["facts"])
-            writer.writerow({k: "" if cells[k] is None else cells[k] for k in CSV_COLUMNS})
-    write_json(ls, labelstudio.single_tasks([r.model_dump() for r in rows]))
-    return [jsonl, table, ls]
+    return write_packet_files(folder, reviewer, rows, CSV_COLUMNS, labelstudio.single_tasks)
