@@ -30,8 +30,9 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null
 
+# --force: a demo folder left by an older checkout (another config hash) is started over, not refused.
 demo: $(VENV)/.installed
-	$(BIN)/support-eval run $(DEMO_CONFIG) --out $(DEMO_OUT)
+	$(BIN)/support-eval run $(DEMO_CONFIG) --out $(DEMO_OUT) --force
 
 test: $(VENV)/.installed-test browser
 	$(BIN)/python -m pytest -q
