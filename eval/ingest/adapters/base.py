@@ -269,9 +269,6 @@ class Adapter(ABC):
     def conversations(self, paths: Sequence[str]) -> Iterator[Pending]:
         """Every vendor ticket of the export in input order, in our terms or with its problem."""
 
-    def converted(self, source: str, line: int, raw: Any, conv: Conversation | Problem, at: str | None = None) -> Pending:
-        return Pending(source, line, raw, conv, at)
-
 
 @dataclass(frozen=True)
 class Pending:
@@ -356,7 +353,7 @@ class ObjectAdapter(Adapter):
                 conv = self.conversation(ticket, lookups)
             except Rejected as exc:
                 conv = exc.problem
-        return self.converted(item.source, item.line, ticket, conv, at)
+        return Pending(item.source, item.line, ticket, conv, at)
 
 
 def text_id(value: Any, where: str) -> str:

@@ -116,11 +116,11 @@ class MessagesCsv(Adapter):
     def _record(self, paths: Sequence[str], record: dict[str, Any], lookups: Lookups) -> Pending:
         if "lone" in record:
             lone = record["lone"]
-            return self.converted(paths[lone["file"]], lone["row"], lone["cells"], Problem(*lone["problem"]))
+            return Pending(paths[lone["file"]], lone["row"], lone["cells"], Problem(*lone["problem"]))
         entries = lookups.all("message", record["ticket"])
         first = entries[0]
         conv = self._conversation(record["ticket"], entries, paths, lookups)
-        return self.converted(paths[first["file"]], first["row"], [e["cells"] for e in entries], conv, _rows_at(entries, paths))
+        return Pending(paths[first["file"]], first["row"], [e["cells"] for e in entries], conv, _rows_at(entries, paths))
 
     def _conversation(
         self, ticket_id: str, entries: list[dict[str, Any]], paths: Sequence[str], lookups: Lookups
