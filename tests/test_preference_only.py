@@ -175,6 +175,22 @@ def test_scored_items_keep_the_mean_difference_and_the_policy_record_keeps_its_k
     assert reason.measure is None and f"(on the {n_scored} of {n_items} rated items with scores)" in reason.text
 
 
+def test_the_t_test_df_counts_only_the_tickets_that_carry_the_measure():
+    """Scores on 6 tickets, preferences alone on 30 more: the mean difference has 6 tickets behind it, so df 5."""
+    rng = np.random.default_rng(8)
+    rows = [(f"t{t}#1", f"t{t}", str(rng.choice(["ai", "human"]))) for t in range(36)]
+    ratings = _ratings(rows)
+    scored = ratings["ticket_id"].isin([f"t{t}" for t in range(6)])
+    ratings.loc[scored, "score_ai"] = rng.integers(1, 6, scored.sum()).astype(float)
+    ratings.loc[scored, "score_human"] = rng.integers(1, 6, scored.sum()).astype(float)
+    est = category_estimates(item_table(ratings, None), 0.95, 2000, np.random.default_rng(9))
+    assert est.tickets == 36 and est.estimates["diff_mean"]["tickets"] == 6
+    assert est.estimates["win_rate_ai"]["tickets"] == 36
+    t = measured(est, Policy())
+    assert (t.measure, t.df, t.n) == ("diff_mean", 5, 6)
+    assert t.p() == pytest.approx(sps.t.sf((t.estimate + t.margin) / t.se, 5))
+
+
 def _automate_rate(win_rate: float, runs: int, seed: int) -> float:
     rng, policy = np.random.default_rng(seed), Policy()
     tiers = []

@@ -10,8 +10,9 @@ Method, in the order the numbers are made:
 * Intervals: percentile bootstrap resampling whole tickets (ratio of sums, so items of a
   ticket stay together). Critical rates: exact Clopper-Pearson one-sided upper bounds.
 * Non-inferiority (AI - human mean rating > -margin): one-sided t test with the bootstrap
-  standard error and df = tickets - 1, Holm-adjusted across the categories that pass the
-  evidence gates; the gate reports the lower bound at the level Holm gives that category.
+  standard error and df = the tickets whose items carry the measure - 1, Holm-adjusted across
+  the categories that pass the evidence gates; the gate reports the lower bound at the level
+  Holm gives that category.
 """
 
 from __future__ import annotations

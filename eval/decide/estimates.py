@@ -107,12 +107,13 @@ def category_estimates(
     part: pd.DataFrame, confidence: float, n_boot: int, rng: np.random.Generator
 ) -> CategoryEstimates:
     """Every estimate of one category, from its item table (rows = rated items)."""
-    cm = stats.clustered_means(part[list(QUANTITIES.values())].to_numpy(float), part["ticket_id"].to_numpy(),
-                               confidence, n_boot, rng)
+    cols = list(QUANTITIES.values())
+    cm = stats.clustered_means(part[cols].to_numpy(float), part["ticket_id"].to_numpy(), confidence, n_boot, rng)
+    carried = part.groupby("ticket_id", sort=False)[cols].count().gt(0).sum()  # tickets with a value: the t-test df
     est: dict[str, Any] = {
         name: {"estimate": float(cm.estimate[j]), "low": float(cm.low[j]), "high": float(cm.high[j]),
-               "se": float(cm.se[j]), "n": int(cm.n[j])}
-        for j, name in enumerate(QUANTITIES)
+               "se": float(cm.se[j]), "n": int(cm.n[j]), "tickets": int(carried[col])}
+        for j, (name, col) in enumerate(QUANTITIES.items())
     }
     for side in ("ai", "human"):
         flags = part[f"crit_{side}"].to_numpy()

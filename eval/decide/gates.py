@@ -26,7 +26,7 @@ K = TypeVar("K", bound=Hashable)
 @dataclass(frozen=True)
 class Measured:
     """What a non-inferiority gate tests, H0: estimate <= center - margin, with a one-sided t test on the
-    ticket-clustered bootstrap SE (df = tickets - 1)."""
+    ticket-clustered bootstrap SE (df = the tickets that carry the measure - 1)."""
 
     measure: str
     """The estimates key: ``diff_mean`` (AI - human mean rating) or ``win_rate_ai`` (ties as half)."""
@@ -52,12 +52,15 @@ class Measured:
 
 def measured(est: CategoryEstimates, policy: Policy) -> Measured:
     """The mean rating difference wherever items have scores; the win rate (``win_rate_margin``) when
-    none has, i.e. preference-only evidence."""
+    none has, i.e. preference-only evidence. The df counts only the tickets whose items carry the measure
+    (a category mixing scored and preference-only ratings has fewer for the difference); estimates that
+    do not count them (unpaired reviews) use all their tickets."""
     mean, win = est.estimates.get("diff_mean", {}), est.estimates.get("win_rate_ai", {})
     if mean.get("n") or not win.get("n"):
-        return Measured("diff_mean", est.diff, est.diff_se, 0.0, policy.margin, est.tickets - 1,
+        return Measured("diff_mean", est.diff, est.diff_se, 0.0, policy.margin, mean.get("tickets", est.tickets) - 1,
                         mean.get("n", est.rated_items))
-    return Measured("win_rate_ai", win["estimate"], win["se"], 0.5, policy.win_rate_margin, est.tickets - 1, win["n"])
+    return Measured("win_rate_ai", win["estimate"], win["se"], 0.5, policy.win_rate_margin,
+                    win.get("tickets", est.tickets) - 1, win["n"])
 
 
 def eligibility(cat: str, est: CategoryEstimates | None, alpha: float, policy: Policy) -> list[Reason]:
