@@ -9,7 +9,7 @@ import pytest
 
 from eval.ingest import REASONS, ingest_to_dir, load_mapping
 from eval.ingest.mapping import Mapping
-from tests.ingest.test_bad_inputs import BAD_INPUTS, good, line
+from test_bad_inputs import BAD_INPUTS, good, line
 
 DATA = Path(__file__).parent / "data"
 FILES = ("tickets.jsonl", "quarantine.jsonl", "manifest.json")
