@@ -321,13 +321,15 @@ def decide(
 
 @app.command()
 def judge(run_dir: Annotated[Path, typer.Argument(help="a run folder; the config needs a judge section")]) -> None:
-    """Pairwise judge over every item (both orders), calibrated against reviewers where ratings exist."""
+    """Pairwise judge over every item (both orders), or another system's verdicts imported
+    (``judge: {kind: precomputed, path: FILE}``); calibrated against reviewers where ratings exist."""
     from eval.run.manifest import config_of_run
     from eval.run.stages import run_stage
+    from eval.tables import print_judge
 
     with _user_errors():
         result = run_stage("judge", config_of_run(run_dir), RunFolder(run_dir), _bar)
-    out.print(f"verdicts: {result['verdicts']}")
+    print_judge(out, result)
     out.print(f"judge trusted in: {', '.join(result['usable']) or 'no category'} (re-run `decide` to attach it)")
     _paths("Wrote", _written(run_dir, "judge"))
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
 
 from eval.errors import UserError
 from eval.records import ReviewScale, ReviewSource
@@ -105,6 +105,8 @@ class OpenAIResponder(Endpoint):
 class JudgeConfig(Endpoint):
     """The model behind ``llm_judge`` criteria and the pairwise judge."""
 
+    kind: Literal["endpoint"] = Field(default="endpoint", exclude=True)
+    """Left out of the config's dump, so configs written before judges had kinds keep their hash."""
     json_mode: bool = True
     """Ask for ``response_format: json_object`` (servers that lack it ignore or reject it)."""
     min_items: int = Field(default=30, ge=1)
@@ -112,6 +114,23 @@ class JudgeConfig(Endpoint):
     pairwise: bool = False
     """Also run the pairwise judge over every item in `run` (two calls per item)."""
 
+
+class PrecomputedJudge(_Strict):
+    """Another system's verdicts on our items (DESIGN.md Judge verdict), imported instead of calling a model."""
+
+    kind: Literal["precomputed"]
+    path: str
+    min_items: int = Field(default=30, ge=1)
+    """As for an endpoint judge: rated items a category needs before calibration may trust the judge."""
+
+
+def _judge_kind(v: Any) -> str:
+    """A judge section without ``kind`` is an endpoint, as every judge was before there were kinds."""
+    return str(v.get("kind", "endpoint") if isinstance(v, dict) else getattr(v, "kind", "endpoint"))
+
+
+Judge = Annotated[Annotated[JudgeConfig, Tag("endpoint")] | Annotated[PrecomputedJudge, Tag("precomputed")],
+                  Discriminator(_judge_kind)]
 
 Responder = Annotated[
     RetrievalResponder | PrecomputedResponder | OpenAIResponder, Field(discriminator="kind")
@@ -193,10 +212,15 @@ class RunConfig(_Strict):
     ratings: RatingsConfig = RatingsConfig()
     reviews: ReviewsConfig = ReviewsConfig()
     policy: dict[str, Any] | str | None = None
-    judge: JudgeConfig | None = None
+    judge: Judge | None = None
     ray_address: str | None = None
     """Ray cluster for ``--engine ray`` (else ``RAY_ADDRESS``, else a local Ray instance)."""
     source: str | None = Field(default=None, exclude=True)
+
+    @property
+    def judge_endpoint(self) -> JudgeConfig | None:
+        """The judge's model, if the config has one (a precomputed judge calls none)."""
+        return self.judge if isinstance(self.judge, JudgeConfig) else None
 
     def resolve(self, path: str) -> Path:
         """Paths in a config are relative to the config file, as users expect."""
@@ -216,8 +240,8 @@ def without_cache(cfg: RunConfig) -> RunConfig:
     if isinstance(cfg.replay.responder, Endpoint):
         responder = cfg.replay.responder.model_copy(update={"cache": False})
         update["replay"] = cfg.replay.model_copy(update={"responder": responder})
-    if cfg.judge is not None:
-        update["judge"] = cfg.judge.model_copy(update={"cache": False})
+    if cfg.judge_endpoint is not None:
+        update["judge"] = cfg.judge_endpoint.model_copy(update={"cache": False})
     return cfg.model_copy(update=update)
 
 

@@ -88,6 +88,16 @@ def print_default_rubric(out: Console, cfg: RunConfig) -> None:
                   f"({DEFAULT_RUBRIC})", markup=False, highlight=False, soft_wrap=True)
 
 
+def print_judge(out: Console, result: dict[str, Any]) -> None:
+    """What the judge stage did: another system's verdicts imported, or our pairwise judge's counts."""
+    from eval.judges.precomputed import JudgeImportSummary
+
+    if "imported" in result:
+        out.print(JudgeImportSummary.model_validate(result["imported"]).text(), markup=False, highlight=False)
+    else:
+        out.print(f"verdicts: {result['verdicts']}")
+
+
 def print_run(out: Console, cfg: RunConfig, run_dir: Path, summaries: dict[str, Any]) -> None:
     print_ingest(out, summaries["ingest"])
     print_replay(out, summaries["replay"])
@@ -96,6 +106,8 @@ def print_run(out: Console, cfg: RunConfig, run_dir: Path, summaries: dict[str, 
     for name in ("ratings", "reviews"):
         if name in summaries:
             print_ratings(out, summaries[name])
+    if "judge" in summaries:
+        print_judge(out, summaries["judge"])
     if "decide" in summaries:
         out.print(decisions_table(summaries["decide"]))
         out.print(summaries["decide"].reviewers_note)

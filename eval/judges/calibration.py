@@ -22,7 +22,8 @@ import numpy as np
 from pydantic import BaseModel
 from sklearn.metrics import cohen_kappa_score
 
-from eval.judges.pairwise import Pick, PairwiseVerdict
+from eval.judges.pairwise import Pick
+from eval.judges.table import Verdict, read_verdicts
 from eval.records import UnblindedRating
 from eval.run.folder import RunFolder
 from eval.store import read_jsonl, write_json
@@ -51,7 +52,8 @@ class CategoryCalibration(BaseModel):
     more than reviewers do. Per rating, not per majority: a split panel makes a majority tie."""
     judge_tie_rate: float | None
     flip_rate: float | None
-    """Items whose verdict changed with the order of the answers (counted as ties)."""
+    """Items whose verdict changed with the order of the answers (counted as ties); None for another
+    system's verdicts, whose order we do not see."""
     usable: bool
     why: str
 
@@ -88,7 +90,7 @@ def _kappa(judge: list[Pick], human: list[Pick]) -> float | None:
     return float(cohen_kappa_score(judge, human, labels=list(LABELS)))
 
 
-def _category(category: str, verdicts: list[PairwiseVerdict], by_item: dict[str, list[Pick]],
+def _category(category: str, verdicts: list[Verdict], by_item: dict[str, list[Pick]],
               min_items: int) -> CategoryCalibration:
     judged = {v.item_id: v for v in verdicts if v.preference is not None}
     items = [i for i in by_item if i in judged]
@@ -106,7 +108,7 @@ def _category(category: str, verdicts: list[PairwiseVerdict], by_item: dict[str,
         judge_vs_reviewers=vs_reviewers, reviewers_pairwise=pairwise, reviewer_pairs=pairs,
         leniency=_leniency(judge, [label for i in items for label in by_item[i]]),
         judge_tie_rate=_mean([j == "tie" for j in judge]),
-        flip_rate=_mean([judged[i].flipped for i in items]), usable=usable, why=why,
+        flip_rate=_mean([f for i in items if (f := judged[i].flipped) is not None]), usable=usable, why=why,
     )
 
 
@@ -127,14 +129,14 @@ def _rule(items: int, judge: float | None, reviewers: float | None, min_items: i
 
 
 def calibrate(
-    verdicts: Iterable[PairwiseVerdict], ratings: Iterable[UnblindedRating], min_items: int = 30,
+    verdicts: Iterable[Verdict], ratings: Iterable[UnblindedRating], min_items: int = 30,
 ) -> dict[str, CategoryCalibration]:
     """Per category (sorted): the judge against the reviewers' labels of the same items."""
     labels: dict[str, dict[str, list[Pick]]] = defaultdict(lambda: defaultdict(list))
     for r in ratings:
         if not r.gold:
             labels[r.category][r.item_id].append(reviewer_label(r))
-    by_category: dict[str, list[PairwiseVerdict]] = defaultdict(list)
+    by_category: dict[str, list[Verdict]] = defaultdict(list)
     for v in verdicts:
         by_category[v.category].append(v)
     return {c: _category(c, by_category.get(c, []), labels[c], min_items) for c in sorted(labels)}
@@ -146,9 +148,9 @@ def judge_usable(calibration: Mapping[str, CategoryCalibration]) -> Callable[[st
 
 
 def calibration_to_file(run_dir: Path, min_items: int = 30) -> dict[str, CategoryCalibration]:
-    """``judge_pairwise.jsonl`` + ``ratings.jsonl`` of a run → ``judge_calibration.json``."""
+    """The run's verdicts (``eval.judges.table``: imported or pairwise) + ``ratings.jsonl`` → ``judge_calibration.json``."""
     folder = RunFolder(run_dir)
-    verdicts = read_jsonl(folder.judge_pairwise, PairwiseVerdict)
+    verdicts = read_verdicts(folder)
     ratings = read_jsonl(folder.ratings, UnblindedRating)
     result = calibrate(verdicts, ratings, min_items)
     write_json(folder.judge_calibration,

@@ -18,11 +18,8 @@ from pydantic import BaseModel
 from scipy import stats
 
 from eval.judges.calibration import CategoryCalibration
-from eval.judges.pairwise import PairwiseVerdict
+from eval.judges.table import WIN, Verdict, read_verdicts, verdicts_file
 from eval.run.folder import RunFolder
-from eval.store import read_jsonl
-
-WIN = {"ai": 1.0, "tie": 0.5, "human": 0.0}
 
 
 class JudgeEvidence(BaseModel):
@@ -48,7 +45,7 @@ def _interval(wins: np.ndarray, confidence: float) -> tuple[float, float]:
 
 
 def judge_evidence(
-    verdicts: Iterable[PairwiseVerdict], calibration: Mapping[str, CategoryCalibration], confidence: float = 0.95,
+    verdicts: Iterable[Verdict], calibration: Mapping[str, CategoryCalibration], confidence: float = 0.95,
 ) -> dict[str, JudgeEvidence]:
     """Per judged category: whether the judge is used and, if so, its AI win rate with an interval."""
     wins: dict[str, list[float]] = defaultdict(list)
@@ -76,12 +73,13 @@ def judge_evidence(
 
 
 def judge_evidence_of_run(run_dir: Path, confidence: float = 0.95) -> dict[str, JudgeEvidence]:
-    """From RUN/judge_pairwise.jsonl and judge_calibration.json; empty when no judge ran."""
-    verdicts_path, calibration_path = RunFolder(run_dir).judge_pairwise, RunFolder(run_dir).judge_calibration
-    if not verdicts_path.exists():
+    """From the run's verdicts (imported or pairwise) and judge_calibration.json; empty when no judge ran."""
+    folder = RunFolder(run_dir)
+    calibration_path = folder.judge_calibration
+    if verdicts_file(folder) is None:
         return {}
     calibration = {}
     if calibration_path.exists():
         raw = json.loads(calibration_path.read_text(encoding="utf-8"))
         calibration = {c: CategoryCalibration.model_validate(v) for c, v in raw.items()}
-    return judge_evidence(read_jsonl(verdicts_path, PairwiseVerdict), calibration, confidence)
+    return judge_evidence(read_verdicts(folder), calibration, confidence)

@@ -32,7 +32,7 @@ from eval.run.batches import Resumed, checkpointed
 def applies(cfg: RunConfig, engine: EngineName) -> bool:
     """Whether a run may replay and score in one pass: groups that travel to local worker
     processes, and no judge (it holds connections in this process)."""
-    return engine == "local" and isinstance(cfg.replay.responder, PrecomputedResponder) and cfg.judge is None
+    return engine == "local" and isinstance(cfg.replay.responder, PrecomputedResponder) and cfg.judge_endpoint is None
 
 
 @contextmanager

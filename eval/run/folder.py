@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 Artifact = Literal[
-    "manifest", "tickets", "quarantine", "items", "scores", "judge", "judge_pairwise",
+    "manifest", "tickets", "quarantine", "items", "scores", "judge", "judge_rejected", "judge_pairwise",
     "judge_calibration", "packets", "key", "review_key", "blinding_audit", "app_ratings", "app_reviews", "ratings",
     "ratings_rejected", "reviews", "reviews_rejected", "agreement", "decisions", "router", "report_html",
     "report_md", "figures", "monitor",
@@ -24,6 +24,7 @@ NAMES: dict[Artifact, str] = {
     "items": "items.jsonl",
     "scores": "scores.jsonl",
     "judge": "judge.jsonl",
+    "judge_rejected": "judge.rejected.jsonl",
     "judge_pairwise": "judge_pairwise.jsonl",
     "judge_calibration": "judge_calibration.json",
     "packets": "packets",
@@ -90,6 +91,15 @@ class RunFolder:
     def review_key(self) -> Path:
         """The key of single-answer packets: review_id → item and answer (never shown to reviewers)."""
         return self.path("review_key")
+
+    @property
+    def judge(self) -> Path:
+        """Verdicts on every item from another system (``judge: {kind: precomputed}``)."""
+        return self.path("judge")
+
+    @property
+    def judge_rejected(self) -> Path:
+        return self.path("judge_rejected")
 
     @property
     def judge_pairwise(self) -> Path:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.errors import GateFailed
-from eval.config import ConfigError, PrecomputedResponder, RunConfig
+from eval.config import ConfigError, PrecomputedJudge, PrecomputedResponder, RunConfig
 from eval.engines import EngineName, engine_for
 from eval.rubrics.extend import rubrics_path
 from eval.rubrics.spec import rubric_files
@@ -53,6 +53,8 @@ def _input_files(cfg: RunConfig) -> list[Path]:
     responder = cfg.replay.responder
     if isinstance(responder, PrecomputedResponder):
         paths.append(cfg.resolve(responder.path))
+    if isinstance(cfg.judge, PrecomputedJudge):
+        paths.append(cfg.resolve(cfg.judge.path))
     paths.extend(rubric_files(rubrics_path(cfg)))
     paths.extend(cfg.resolve(p) for p in cfg.ratings.files)
     paths.extend(cfg.resolve(f.path) for f in cfg.reviews.file_specs())

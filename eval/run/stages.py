@@ -119,7 +119,7 @@ def _run_score(ctx: Context) -> Any:
 
     cfg = ctx.cfg
     started = time.perf_counter()
-    judge = None if cfg.judge is None else JudgeRunner.from_config(cfg.judge, cfg.resolve)
+    judge = None if cfg.judge_endpoint is None else JudgeRunner.from_config(cfg.judge_endpoint, cfg.resolve)
     try:
         with ctx.bar("score", ctx.count("replay", "items")) as advance:
             summary = score_to_file(ctx.folder.items, ctx.folder.scores, rubrics_path(cfg), advance,
@@ -218,26 +218,43 @@ def _decisions(summary: dict[str, Any], folder: RunFolder) -> Any:
     return read_decisions(folder.path("decisions"))[0]
 
 
-def _run_judge(ctx: Context) -> dict[str, Any]:
-    """Pairwise judge over every item, then its calibration against reviewers where ratings exist."""
-    from eval.judges.calibration import calibration_to_file
+def _pairwise(ctx: Context) -> dict[str, int]:
+    """Our pairwise judge over every item (two model calls each) into RUN/judge_pairwise.jsonl."""
     from eval.judges.pairwise import pairwise_to_file
     from eval.judges.runner import JudgeRunner
 
-    cfg = ctx.cfg
-    if cfg.judge is None:
-        raise ConfigError(f"{cfg.source}: key 'judge': the config has no judge endpoint")
-    runner = JudgeRunner.from_config(cfg.judge, cfg.resolve)
-    started = time.perf_counter()
+    assert ctx.cfg.judge_endpoint is not None
+    runner = JudgeRunner.from_config(ctx.cfg.judge_endpoint, ctx.cfg.resolve)
     try:
-        counts = pairwise_to_file(ctx.folder.items, ctx.folder.path("judge_pairwise"), runner)
+        counts = pairwise_to_file(ctx.folder.items, ctx.folder.judge_pairwise, runner)
     finally:
         runner.close()
     update_manifest(ctx.folder, judge_pairwise_usage=runner.stats)
+    return counts
+
+
+def _run_judge(ctx: Context) -> dict[str, Any]:
+    """Another system's verdicts imported (no model calls), or our pairwise judge over every item;
+    then the judge's calibration against reviewers where ratings exist."""
+    from eval.config import PrecomputedJudge
+    from eval.judges.calibration import calibration_to_file
+    from eval.judges.precomputed import import_judge
+
+    cfg = ctx.cfg
+    if cfg.judge is None:
+        raise ConfigError(f"{cfg.source}: key 'judge': the config has no judge (an endpoint or precomputed verdicts)")
+    started = time.perf_counter()
+    result: dict[str, Any] = {}
+    if isinstance(cfg.judge, PrecomputedJudge):
+        summary = import_judge(cfg.resolve(cfg.judge.path), ctx.folder.items, ctx.folder.judge,
+                               ctx.folder.judge_rejected)
+        result["imported"] = summary.model_dump(mode="json")
+    else:
+        result["verdicts"] = _pairwise(ctx)
     calibration = {}
     if ctx.folder.ratings.exists():
         calibration = calibration_to_file(ctx.folder.root, cfg.judge.min_items)
-    result = {"verdicts": counts, "usable": sorted(c for c, cal in calibration.items() if cal.usable)}
+    result["usable"] = sorted(c for c, cal in calibration.items() if cal.usable)
     update_manifest(ctx.folder, stages={"judge": {"seconds": round(time.perf_counter() - started, 3),
                                                    "summary": result}})
     return result
@@ -269,6 +286,11 @@ def _reviewed(cfg: RunConfig) -> bool:
     return bool(cfg.reviews.files)
 
 
+def _judged(cfg: RunConfig) -> bool:
+    """Imported verdicts always; our pairwise judge only when asked (it costs two calls per item)."""
+    return cfg.judge is not None and (cfg.judge_endpoint is None or cfg.judge_endpoint.pairwise)
+
+
 STAGES: dict[str, Stage] = {s.name: s for s in (
     Stage("ingest", (), ("tickets", "quarantine"), _run_ingest, _model("eval.ingest.stage", "IngestSummary")),
     Stage("replay", ("tickets",), ("items",), _run_replay, _model("eval.replay.tally", "ReplaySummary")),
@@ -277,8 +299,8 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
           _with_rejections("eval.ratings.importer", "ImportSummary"), _rated),
     Stage("reviews", ("items",), ("reviews", "reviews_rejected"), import_reviews_into,
           _with_rejections("eval.ratings.reviews", "ReviewsSummary"), _reviewed),
-    Stage("judge", ("items", "ratings"), ("judge_pairwise", "judge_calibration"), _run_judge, lambda s, f: s,
-          lambda cfg: cfg.judge is not None and cfg.judge.pairwise, resumable=False, optional=("ratings",)),
+    Stage("judge", ("items", "ratings"), ("judge", "judge_rejected", "judge_pairwise", "judge_calibration"),
+          _run_judge, lambda s, f: s, _judged, resumable=False, optional=("ratings",)),
     Stage("decide", ("ratings", "reviews", "items", "scores", "tickets"), ("agreement", "decisions"), _run_decide,
           _decisions, optional=("ratings", "reviews", "scores", "tickets")),
     Stage("report", ("decisions", "agreement", "ratings", "scores", "items", "tickets"), ("report_html", "report_md"),
