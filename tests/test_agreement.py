@@ -215,3 +215,33 @@ def test_named_reviewers_are_judged_beside_anonymous_ratings_that_are_all_kept()
     assert exclusion.note() == (f"reviewer reliability not assessable for the {exclusion.anonymous} anonymous ratings "
                                 "(reviewer: null), which are all kept; assessed for the 5 named reviewer(s); "
                                 "1 reviewer(s) flagged unreliable and left out of these decisions: harsh")
+
+
+def _preference_panel(seed: int = 4, n_items: int = 200) -> pd.DataFrame:
+    """Preference-only ratings: three careful reviewers give the item's true preference 90% of the time, an
+    erratic one prefers at random; every item is rated by two careful reviewers and, on most, the erratic one."""
+    rng = np.random.default_rng(seed)
+    truth = rng.choice(["ai", "human", "tie_good"], n_items)
+    rows = []
+    for i in range(n_items):
+        who = list(rng.choice(["qa_1", "qa_2", "qa_3"], 2, replace=False)) + (["erratic"] if rng.random() < 0.8 else [])
+        for r in who:
+            pref = truth[i] if r != "erratic" and rng.random() < 0.9 else str(rng.choice(["ai", "human", "tie_good"]))
+            rows.append({"item_id": f"T{i}#1", "ticket_id": f"T{i}", "category": "c", "reviewer": r, "score_ai": None,
+                         "score_human": None, "preference": pref, "gold": False, "acceptable_ai": None,
+                         "acceptable_human": None, "critical_ai": None, "critical_human": None})
+    return pd.DataFrame(rows)
+
+
+def test_an_erratic_reviewer_of_preference_only_ratings_is_judged_on_preferences_and_left_out():
+    ratings = _preference_panel()
+    table = reviewer_reliability(ratings, ReviewerPolicy()).set_index("reviewer")
+    assert table["assessable"].all() and table.loc["erratic", "overlap_units"] == (ratings["reviewer"] == "erratic").sum()
+    assert table.loc["erratic", "flagged"] and not table.loc[["qa_1", "qa_2", "qa_3"], "flagged"].any()
+    assert any(r.startswith("preferences track the other reviewers weakly") for r in table.loc["erratic", "reasons"])
+    assert (table.loc[["qa_1", "qa_2", "qa_3"], "consensus_spearman"] > 0.6).all()
+    exclusion = reviewer_exclusion(ratings, ReviewerPolicy())
+    assert exclusion.excluded == ["erratic"] and exclusion.note().endswith("left out of these decisions: erratic")
+    report = agreement_report(ratings, ReviewerPolicy(), 2000, 0.95, np.random.default_rng(0))
+    assert report["reliable_reviewers"]["overall"]["alpha"] > report["all_reviewers"]["overall"]["alpha"]
+    assert report["reliable_reviewers"]["overall"]["rated"] == "preferences"

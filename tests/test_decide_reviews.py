@@ -14,12 +14,12 @@ import pytest
 from typer.testing import CliRunner
 
 from eval.cli import app
-from eval.decide import decide
+from eval.decide import decide, decide_to_file
 from eval.decide.unpaired import unpaired_estimates
 from eval.policy import Policy
 from eval.ratings.importer import read_ratings
 from eval.ratings.reviews import COLUMNS
-from eval.records import CategoryDecision
+from eval.records import CategoryDecision, UnblindedReview
 from eval.run.folder import RunFolder
 from eval.stats import rounded
 
@@ -261,3 +261,39 @@ def test_fed_unpaired_reviews_decide_and_report(tmp_path, realdata):
     assert "Decided on single-answer reviews of different tickets (unpaired, observational): the bot got " \
            "different tickets." in folder.report_md.read_text()
     assert 'data-field="evidence" data-value=\'"reviews_unpaired"\'' in folder.report_html.read_text()
+
+
+def _screened_reviews(rng: np.random.Generator, n_items: int = 60) -> list[dict]:
+    """Both answers of each item reviewed by qa0 and qa1 (agreeing), by an erratic reviewer at random, and by
+    an anonymous rater."""
+    rows = _paired_reviews("c", n_items, rng)
+    for i in range(n_items):
+        for answer, source in (("replayed", "ai"), ("historical", "human")):
+            rows.append(_review(len(rows), f"c{i}#1", "c", answer, source, float(rng.integers(1, 6)), "erratic"))
+            rows.append(_review(len(rows), f"c{i}#1", "c", answer, source, 3.0))
+    return rows
+
+
+def test_an_erratic_reviewer_of_reviews_is_named_and_left_out_and_anonymous_reviews_are_kept(tmp_path):
+    rows = _screened_reviews(np.random.default_rng(21))
+    reviews = _frame(rows)
+    folder = RunFolder(tmp_path)
+    folder.items.write_text("".join(json.dumps(r) + "\n" for r in _items(reviews).to_dict(orient="records")))
+    folder.reviews.write_text("".join(UnblindedReview(**r, source_file="f.jsonl", line=i + 1).model_dump_json() + "\n"
+                                      for i, r in enumerate(rows)))
+    decisions = decide_to_file(tmp_path, Policy(min_rated=3), seed=0)
+    agreement = json.loads(folder.agreement.read_text())["reviews"]
+    assert agreement["flagged_reviewers"] == agreement["excluded_from_decisions"] == ["erratic"]
+    assert agreement["anonymous_reviews"] == 120 and {r["reviewer"] for r in agreement["reviewers"]} == {
+        "erratic", "qa0", "qa1"}
+    assert agreement["reviewer_reliability"].startswith("not assessable for the 120 anonymous reviews")
+    assert decisions.reviewers_note.endswith("; reviews: reviewer reliability not assessable for the 120 anonymous "
+                                             "reviews (reviewer: null), which are all kept; assessed for the 3 named "
+                                             "reviewer(s); 1 reviewer(s) flagged unreliable and left out of these "
+                                             "decisions: erratic")
+    without = _decide(reviews[reviews["reviewer"] != "erratic"], Policy(min_rated=3))["c"]
+    assert decisions.categories[0].estimates["diff_mean"] == without.estimates["diff_mean"]
+    kept = decide(_no_ratings(), _items(reviews), None, Policy(min_rated=3, reviewers={"exclude_unreliable": False}),
+                  np.random.default_rng(0), reviews=reviews)
+    assert "flagged but kept (policy): erratic" in kept.reviewers_note
+    assert kept.categories[0].estimates["diff_mean"] != without.estimates["diff_mean"]

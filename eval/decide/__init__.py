@@ -33,7 +33,7 @@ from eval.decide.gates import WIN_RATE_METHOD, decided_on_win_rate
 from eval.decide.planning import within_volume
 from eval.decide.unpaired import read_covariates
 from eval.policy import Policy
-from eval.ratings.agreement import ReviewerExclusion, reviewer_exclusion, write_agreement
+from eval.ratings.agreement import ReviewerExclusion, review_exclusion, reviewer_exclusion, write_agreement
 from eval.ratings.importer import read_item_index, read_ratings
 from eval.ratings.reviews import read_reviews
 from eval.records import CategoryDecision, Decisions, Score
@@ -45,10 +45,12 @@ def decide(
     ratings: pd.DataFrame, items: pd.DataFrame, scores: pd.DataFrame | None,
     policy: Policy, rng: np.random.Generator, exclusion: ReviewerExclusion | None = None,
     reviews: pd.DataFrame | None = None, covariates: pd.DataFrame | None = None,
+    reviews_exclusion: ReviewerExclusion | None = None,
 ) -> Decisions:
     """Pure: unblinded ratings + item index (+ rubric scores, + single-answer reviews) -> a tier per category.
 
-    ``exclusion``: already made from these ``ratings`` under ``policy.reviewers`` (else made here).
+    ``exclusion``: already made from these ``ratings`` under ``policy.reviewers`` (else made here);
+    ``reviews_exclusion`` likewise from the ``reviews``, whose excluded reviewers' reviews are dropped.
     With ``policy.cut_by``, ``items`` also holds a column per key (``eval.decide.cuts.cut_values``).
     With ``reviews`` (``eval.ratings.reviews.read_reviews``), each category is decided on its strongest kind of
     evidence (``eval.decide.evidence``); ``covariates``: per ticket what was known before the first answer
@@ -56,6 +58,12 @@ def decide(
     if exclusion is None:
         exclusion = reviewer_exclusion(ratings, policy.reviewers)
     used = ratings[~ratings["reviewer"].isin(exclusion.excluded)]
+    note = exclusion.note()
+    if reviews is not None:
+        if reviews_exclusion is None:
+            reviews_exclusion = review_exclusion(reviews, policy.reviewers)
+        reviews = reviews[~reviews["reviewer"].isin(reviews_exclusion.excluded)]
+        note += f"; reviews: {reviews_exclusion.note()}"
     table = item_table(used, scores)
     tickets = items.groupby("category")["ticket_id"].nunique()
     all_tickets = items["ticket_id"].nunique()
@@ -78,32 +86,34 @@ def decide(
         method += "\n\n" + WIN_RATE_METHOD
     # the win-rate margin is recorded where it was used, so decisions on scored ratings keep their bytes
     return Decisions(policy=policy.model_dump(mode="json", exclude=None if win else {"win_rate_margin"}), method=method,
-                     reviewers_excluded=exclusion.excluded, reviewers_note=exclusion.note(), categories=out)
+                     reviewers_excluded=exclusion.excluded, reviewers_note=note, categories=out)
 
 
 def decide_to_file(run_dir: Path, policy: Policy, seed: int) -> Decisions:
     """Read RUN/ratings.jsonl, items.jsonl (and scores.jsonl, reviews.jsonl if present, with tickets.jsonl
     for unpaired reviews); write RUN/agreement.json, then RUN/decisions.json (the decide stage's two files).
 
-    The reviewer exclusion is made once, here, from the ratings as read, and the same object goes
-    into both files, so they cannot name different reviewers. Reading it back from an existing
+    The reviewer exclusions are made once, here, from the ratings and reviews as read, and the same objects
+    go into both files, so they cannot name different reviewers. Reading it back from an existing
     agreement.json instead would need a test that the file is current, and agreement.json records
     neither the ratings nor the reviewer policy it was made from: a stale file would pass unseen.
     """
     run_dir = Path(run_dir)
     folder = RunFolder(run_dir)
     ratings = read_ratings(folder.ratings)
+    reviews = read_reviews(folder.reviews) if folder.reviews.exists() else None
     exclusion = reviewer_exclusion(ratings, policy.reviewers)
-    write_agreement(folder, ratings, exclusion, policy, seed)
+    reviews_exclusion = None if reviews is None else review_exclusion(reviews, policy.reviewers)
+    write_agreement(folder, ratings, exclusion, policy, seed, reviews_exclusion)
     items = read_item_index(folder.items)
     if policy.cut_by:
         items = items.merge(cut_values(folder.items, policy.cut_by), on="item_id", how="left", validate="one_to_one")
     scores = read_scores(folder.scores) if folder.scores.exists() else None
-    reviews = read_reviews(folder.reviews) if folder.reviews.exists() else None
     recorded = set() if reviews is None else set(reviews.loc[reviews["answer"] == "historical", "ticket_id"])
     covariates = (read_covariates(folder.tickets, recorded, policy.unpaired_covariates)
                   if recorded and folder.tickets.exists() else None)
-    decisions = decide(ratings, items, scores, policy, np.random.default_rng(seed), exclusion, reviews, covariates)
+    decisions = decide(ratings, items, scores, policy, np.random.default_rng(seed), exclusion, reviews, covariates,
+                       reviews_exclusion=reviews_exclusion)
     categories = within_volume(_with_judge(run_dir, decisions, policy), _weekly_items(run_dir, items))
     decisions = decisions.model_copy(update={"seed": seed, "categories": categories})
     write_json(folder.decisions, stats.rounded(decisions.model_dump(mode="json")))

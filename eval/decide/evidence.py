@@ -14,7 +14,10 @@ A category is decided on the strongest kind it has at least ``min_rated`` items 
 on each side), else on the strongest kind it has any of; the decision names the kind (``evidence``) and
 shows the others beside it (``other_evidence``). Reviewer agreement for reviews is the same ordinal
 Krippendorff's alpha over (item, side) units, with review scores rounded to the nearest of the five points;
-it needs no reviewer identity, so anonymous reviews count. Reviews are not screened for unreliable reviewers.
+it needs no reviewer identity, so anonymous reviews count. Named reviewers of reviews are screened as raters
+are (eval.ratings.agreement.review_exclusion: their review scores against the others' mean on the same answers),
+and under the same reviewer policy the reviews of those flagged are dropped before any of this; anonymous reviews
+are kept, their reliability not assessable.
 """
 
 from __future__ import annotations
