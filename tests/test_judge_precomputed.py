@@ -134,6 +134,21 @@ def test_the_judge_stage_imports_verdicts_and_calibrates_them_against_reviewers(
     assert not calibration_to_file(folder.root, 30)["refund"].usable  # 20 rated items < 30
 
 
+def test_an_unchanged_import_is_not_redone_and_a_changed_source_is(tmp_path: Path) -> None:
+    folder = RunFolder(tmp_path / "run")
+    ids = items(folder, 4)
+    source = lines(tmp_path / "v.jsonl", [verdict(i) for i in ids])
+    cfg = RunConfig.model_validate({**BASE, "judge": {"kind": "precomputed", "path": "v.jsonl"},
+                                    "source": str(tmp_path / "c.yaml")})
+    first = run_stage("judge", cfg, folder, _bar)
+    written = {p.name: p.stat().st_mtime_ns for p in (folder.judge, folder.judge_rejected)}
+    assert run_stage("judge", cfg, folder, _bar) == first
+    assert {p.name: p.stat().st_mtime_ns for p in (folder.judge, folder.judge_rejected)} == written
+    lines(source, [verdict(i, preference="tie") for i in ids[:3]])
+    assert run_stage("judge", cfg, folder, _bar)["imported"]["preferences"] == {"ai": 0, "human": 0, "tie": 3}
+    assert len(folder.judge.read_text().splitlines()) == 3
+
+
 def test_judge_table_from_imported_verdicts(tmp_path: Path) -> None:
     folder = RunFolder(tmp_path)
     ids = items(folder, 3)

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -18,7 +19,7 @@ from eval.engines import Engine
 from eval.errors import MissingInput, UsageError
 from eval.progress import Advance
 from eval.run.folder import Artifact, RunFolder
-from eval.run.manifest import completed_stage, now, stage_files, update_manifest
+from eval.run.manifest import completed_stage, files_state, load_manifest, now, stage_files, update_manifest
 
 Bar = Callable[[str, int | None], AbstractContextManager[Advance]]
 
@@ -41,8 +42,9 @@ class Context:
 
 @dataclass(frozen=True)
 class Stage:
-    """``resumable``: a finished run of it whose files are unchanged is skipped (the judge,
-    which calls a model and records no files, always runs). ``optional``: reads it can do without."""
+    """``resumable``: a finished run of it whose files are unchanged is skipped (the judge always
+    runs: a model judge records no files, an import of verdicts skips itself when nothing changed).
+    ``optional``: reads it can do without."""
 
     name: str
     reads: tuple[Artifact, ...]
@@ -233,28 +235,49 @@ def _pairwise(ctx: Context) -> dict[str, int]:
     return counts
 
 
+def _calibrated(ctx: Context) -> list[str]:
+    """The judge's calibration against reviewers (RUN/judge_calibration.json) where ratings exist;
+    the categories it may be trusted in."""
+    from eval.judges.calibration import calibration_to_file
+
+    if ctx.cfg.judge is None or not ctx.folder.ratings.exists():
+        return []
+    calibration = calibration_to_file(ctx.folder.root, ctx.cfg.judge.min_items)
+    return sorted(c for c, cal in calibration.items() if cal.usable)
+
+
+def _precomputed_judge(ctx: Context, source: Path) -> dict[str, Any]:
+    """Another system's verdicts into RUN/judge.jsonl, then calibrated. An import this run finished from
+    the same source into files unchanged since is not redone, so ``decide``, which reads them, need not re-run."""
+    from eval.judges.precomputed import import_judge
+
+    def state() -> dict[str, Any]:
+        files = stage_files(ctx.folder, ("items", "ratings"), ("judge", "judge_rejected", "judge_calibration"))
+        return {"source": files_state(ctx.folder.root, [source]), **files}
+
+    entry = load_manifest(ctx.folder).get("stages", {}).get("judge", {})
+    if entry.get("files") == state() and "imported" in entry.get("summary", {}):
+        return dict(entry["summary"])
+    started = time.perf_counter()
+    summary = import_judge(source, ctx.folder.items, ctx.folder.judge, ctx.folder.judge_rejected)
+    result = {"imported": summary.model_dump(mode="json"), "usable": _calibrated(ctx)}
+    update_manifest(ctx.folder, stages={"judge": {"seconds": round(time.perf_counter() - started, 3),
+                                                   "summary": result, "files": state()}})
+    return result
+
+
 def _run_judge(ctx: Context) -> dict[str, Any]:
     """Another system's verdicts imported (no model calls), or our pairwise judge over every item;
     then the judge's calibration against reviewers where ratings exist."""
     from eval.config import PrecomputedJudge
-    from eval.judges.calibration import calibration_to_file
-    from eval.judges.precomputed import import_judge
 
     cfg = ctx.cfg
     if cfg.judge is None:
         raise ConfigError(f"{cfg.source}: key 'judge': the config has no judge (an endpoint or precomputed verdicts)")
-    started = time.perf_counter()
-    result: dict[str, Any] = {}
     if isinstance(cfg.judge, PrecomputedJudge):
-        summary = import_judge(cfg.resolve(cfg.judge.path), ctx.folder.items, ctx.folder.judge,
-                               ctx.folder.judge_rejected)
-        result["imported"] = summary.model_dump(mode="json")
-    else:
-        result["verdicts"] = _pairwise(ctx)
-    calibration = {}
-    if ctx.folder.ratings.exists():
-        calibration = calibration_to_file(ctx.folder.root, cfg.judge.min_items)
-    result["usable"] = sorted(c for c, cal in calibration.items() if cal.usable)
+        return _precomputed_judge(ctx, cfg.resolve(cfg.judge.path))
+    started = time.perf_counter()
+    result = {"verdicts": _pairwise(ctx), "usable": _calibrated(ctx)}
     update_manifest(ctx.folder, stages={"judge": {"seconds": round(time.perf_counter() - started, 3),
                                                    "summary": result}})
     return result
