@@ -53,6 +53,7 @@ def test_decisions_carry_the_judge_and_keep_their_tiers(tmp_path: Path) -> None:
     cats = [c["category"] for c in before["categories"]]
     lines = [v.model_dump_json() for c in cats for v in verdicts(c, ["ai", "human", "tie"] * 20)]
     (tmp_path / "judge_pairwise.jsonl").write_text("\n".join(lines) + "\n")
+    (tmp_path / "judge.jsonl").unlink()  # the demo's imported verdicts would come first (eval.judges.table)
     trusted = {c: json.loads(cal(c, c == "order_status").model_dump_json()) for c in cats}
     (tmp_path / "judge_calibration.json").write_text(json.dumps(trusted))
     decide_to_file(tmp_path, load_policy(None), seed=7)

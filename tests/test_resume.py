@@ -40,11 +40,12 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The first tickets of the demo with its answers, rubrics, key and ratings."""
+    """The first tickets of the demo with its answers, rubrics, key, ratings and judge verdicts (those of
+    the other tickets are rejected as unknown items)."""
     root = tmp_path_factory.mktemp("project")
     lines = (DEMO / "tickets.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
     (root / "tickets.jsonl").write_text("".join(lines[:TICKETS]), encoding="utf-8")
-    for name in ("ai_answers.jsonl", "key.jsonl", "ratings.jsonl"):
+    for name in ("ai_answers.jsonl", "key.jsonl", "ratings.jsonl", "judge.jsonl"):
         (root / name).symlink_to(DEMO / name)
     (root / "rubrics").symlink_to(DEMO / "rubrics")
     (root / "config.yaml").write_text((DEMO / "config.yaml").read_text(encoding="utf-8"), encoding="utf-8")

@@ -15,7 +15,10 @@ from eval.blinding import learn_agent_names, source_auc, strip_tells
 from eval.records import BlindKey, PrecomputedAnswer, Rating, Ticket
 from eval.redact import find_pii, luhn_valid
 from eval.synth import FILES, synth_to_dir
+from eval.judges.precomputed import JudgeVerdict
+from eval.synth.conversations import AnswerTruth
 from eval.synth.generate import write_synth
+from eval.synth.judge import judge_lines, judge_quality
 from eval.synth.panel import PANEL
 from eval.synth.phrases import luhn_complete
 from eval.synth.truth import (
@@ -291,6 +294,52 @@ def test_stripping_the_tells_leaves_ai_and_human_hard_to_tell_apart(data: dict) 
     stripped = [(strip_tells(h, names), strip_tells(a, names)) for h, a in pairs]
     assert source_auc(pairs, folds=5, seed=0) > 0.95
     assert 0.55 < source_auc(stripped, folds=5, seed=0) < 0.78
+
+
+def _judged(data: dict) -> dict[str, dict[str, np.ndarray]]:
+    """Per planted judge quality: the judge's AI win and score difference beside the true quality difference."""
+    category = {t["ticket_id"]: t["category"] for t in data["tickets"]}
+    truth = {row[0]: row for row in data["truth"]["answers"]}
+    out: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for line in (data["dir"] / "judge.jsonl").open(encoding="utf-8"):
+        v = JudgeVerdict.model_validate_json(line)
+        row = truth[v.item_id]
+        quality = data["truth"]["categories"][category[v.item_id.split("#")[0]]]["judge"]["quality"]
+        assert v.score_ai is not None and v.score_human is not None
+        for name, value in [("win", {"ai": 1.0, "tie": 0.5, "human": 0.0}[v.preference]), ("true", row[4] - row[1]),
+                            ("scored", v.score_ai - v.score_human)]:
+            out[quality][name].append(value)
+    return {q: {k: np.array(v) for k, v in d.items()} for q, d in out.items()}
+
+
+def test_judge_verdicts_cover_every_turn_and_track_the_truth_as_planted(data: dict) -> None:
+    ids = [json.loads(line)["item_id"] for line in (data["dir"] / "judge.jsonl").open()]
+    assert ids == [row[0] for row in data["truth"]["answers"]] and data["summary"].files["judge.jsonl"] == len(ids)
+    planted = {c: v["judge"]["quality"] for c, v in data["truth"]["categories"].items()}
+    assert set(planted.values()) == {"good", "lenient", "noise"} and planted["subscription_cancellation"] == "lenient"
+    judged = _judged(data)
+    corr = {q: float(np.corrcoef(d["win"], d["true"])[0, 1]) for q, d in judged.items()}
+    assert corr["good"] > 0.65 and abs(corr["noise"]) < 0.25 and corr["lenient"] > 0.65
+    bias = {q: float((d["scored"] - d["true"]).mean()) for q, d in judged.items()}
+    assert abs(bias["good"]) < 0.1 and bias["lenient"] > 0.4  # the lenient judge flatters the AI
+    lenient = judged["lenient"]
+    assert lenient["true"].mean() < 0 and lenient["win"].mean() > 0.5  # AI worse, yet the judge prefers it
+
+
+def test_judge_models_flag_critical_ai_answers_as_planted() -> None:
+    """Sensitivity and false alarms of each planted judge, on answers made to order."""
+    rng = np.random.default_rng(0)
+    categories = {"good": "order_status", "lenient": "subscription_cancellation", "noise": "bereavement"}
+    flagged = {}
+    for quality, category in categories.items():
+        assert judge_quality(category) == quality
+        answers = [AnswerTruth(f"T{n}#1", category, "fine", 3.8, "critical" if n % 2 else "good", 1.4 if n % 2 else 4.5)
+                   for n in range(4000)]
+        flags = [json.loads(line)["critical_ai"] for line in judge_lines(rng, answers).splitlines()]
+        flagged[quality] = (np.mean(flags[1::2]), np.mean(flags[0::2]))  # truly critical, not critical
+    assert flagged["good"][0] > 0.85 and flagged["good"][1] < 0.04
+    assert 0.4 < flagged["lenient"][0] < 0.6 and flagged["lenient"][1] < 0.03  # misses half the critical failures
+    assert abs(flagged["noise"][0] - flagged["noise"][1]) < 0.04  # flags that ignore the answer
 
 
 def test_demo_regenerates_byte_for_byte(tmp_path: Path) -> None:

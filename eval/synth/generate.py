@@ -25,6 +25,7 @@ from eval.run.folder import NAMES
 from eval.errors import UsageError
 from eval.store import atomic_writer
 from eval.synth.conversations import AnswerTruth, build_ticket
+from eval.synth.judge import JUDGE_STREAM, judge_lines, planted_judge
 from eval.synth.panel import PANEL, assign, gold_expectation, ratings
 from eval.synth.phrases import Dice
 from eval.synth.truth import BY_NAME, CATEGORIES, RATED_TARGET, TIER_RULE, planted
@@ -32,12 +33,12 @@ from eval.synth.truth import BY_NAME, CATEGORIES, RATED_TARGET, TIER_RULE, plant
 CHUNK = 2_000
 RATINGS_STREAM = 1_000_003
 """Seed stream of the ratings round, distinct from every chunk index."""
-TICKETS, KEY, RATINGS = NAMES["tickets"], NAMES["key"], NAMES["ratings"]
-"""A dataset's tickets, key and reviewer ratings are named like the run-folder files of the same format."""
+TICKETS, KEY, RATINGS, JUDGE = NAMES["tickets"], NAMES["key"], NAMES["ratings"], NAMES["judge"]
+"""A dataset's tickets, key, reviewer ratings and judge verdicts are named like the run-folder files of the same format."""
 AI_ANSWERS, TRUTH = "ai_answers.jsonl", "truth.json"
 """The dataset folder's files, named here only. A dataset is the input of a run, not a run folder
 (``eval.run.folder``): that some names are the same is a convention, not a shared constant."""
-FILES = (TICKETS, AI_ANSWERS, KEY, RATINGS, TRUTH)
+FILES = (TICKETS, AI_ANSWERS, KEY, RATINGS, JUDGE, TRUTH)
 
 
 class SynthSummary(BaseModel):
@@ -88,6 +89,7 @@ class Chunk:
     tickets: str
     ai_answers: str
     truth_rows: str
+    judge: str
     candidates: dict[str, list[tuple[float, int, AnswerTruth]]]
     """Per category: (sort key, generation order, answer) of the chunk's bottom-k agent turns."""
     tallies: dict[str, CategoryTally]
@@ -105,6 +107,7 @@ def make_chunk(seed: int, index: int, total: int, size: int = CHUNK) -> Chunk:
     rows: list[str] = []
     heaps: dict[str, list[tuple[float, int, AnswerTruth]]] = {n: [] for n in names}
     tallies = {n: CategoryTally() for n in names}
+    answers: list[AnswerTruth] = []
     seq = index * 10 * size  # generation order across chunks (a ticket has at most 5 agent turns)
     for no in range(start, stop):
         spec = BY_NAME[dice.weighted(names, shares)]
@@ -113,6 +116,7 @@ def make_chunk(seed: int, index: int, total: int, size: int = CHUNK) -> Chunk:
         ai.extend(json.dumps(a, ensure_ascii=False, separators=(",", ":")) for a in draft.ai_answers)
         tallies[spec.name].tickets += 1
         k = RATED_TARGET[spec.group]
+        answers.extend(draft.answers)
         for a in draft.answers:
             rows.append(a.row())
             tallies[spec.name].add(a)
@@ -124,7 +128,8 @@ def make_chunk(seed: int, index: int, total: int, size: int = CHUNK) -> Chunk:
             elif entry[:2] > heap[0][:2]:
                 heapq.heapreplace(heap, entry)
     candidates = {n: sorted((-u, -s, a) for u, s, a in h) for n, h in heaps.items()}
-    return Chunk("\n".join(tickets) + "\n", "\n".join(ai) + "\n", "\n".join(rows) + "\n",
+    judge = judge_lines(np.random.default_rng([seed, JUDGE_STREAM, index]), answers)
+    return Chunk("\n".join(tickets) + "\n", "\n".join(ai) + "\n", "\n".join(rows) + "\n", judge,
                  candidates, tallies, stop - start)
 
 
@@ -156,7 +161,8 @@ def _write_truth(out: Path, seed: int, total: int, tallies: dict[str, CategoryTa
     rated = {c.name: 0 for c in CATEGORIES}
     for a in sample:
         rated[a.category] += 1
-    categories = {c.name: {**planted(c), "realized": {**tallies[c.name].realized(), "rated_items": rated[c.name]}}
+    categories = {c.name: {**planted(c), "judge": planted_judge(c.name),
+                           "realized": {**tallies[c.name].realized(), "rated_items": rated[c.name]}}
                   for c in CATEGORIES}
     head = {
         "seed": seed, "tickets": total, "tier_rule": TIER_RULE, "categories": categories,
@@ -178,7 +184,7 @@ def _write_truth(out: Path, seed: int, total: int, tallies: dict[str, CategoryTa
 
 def synth_to_dir(out_dir: Path, tickets: int, seed: int, advance: Callable[[int], None] | None = None,
                  workers: int = 2) -> SynthSummary:
-    """Write the five synthetic data files to ``out_dir``; same seed, same bytes."""
+    """Write the six synthetic data files to ``out_dir``; same seed, same bytes."""
     return write_synth(out_dir, tickets, seed, advance, workers, CHUNK)
 
 
@@ -198,10 +204,12 @@ def write_synth(out_dir: Path, tickets: int, seed: int, advance: Callable[[int],
     with ExitStack() as stack:
         t_fh = stack.enter_context(atomic_writer(out_dir / TICKETS))
         a_fh = stack.enter_context(atomic_writer(out_dir / AI_ANSWERS))
+        j_fh = stack.enter_context(atomic_writer(out_dir / JUDGE))
         r_fh = stack.enter_context(open(rows_path, "w", encoding="utf-8", newline="\n"))
         for chunk in _chunks(seed, tickets, workers, chunk_size):
             t_fh.write(chunk.tickets)
             a_fh.write(chunk.ai_answers)
+            j_fh.write(chunk.judge)
             r_fh.write(chunk.truth_rows)
             n_ai += chunk.ai_answers.count("\n")
             for name, tally in chunk.tallies.items():
@@ -222,7 +230,8 @@ def write_synth(out_dir: Path, tickets: int, seed: int, advance: Callable[[int],
     rows_path.unlink()
     return SynthSummary(
         out_dir=str(out_dir), seed=seed, tickets=tickets,
-        files={TICKETS: tickets, AI_ANSWERS: n_ai, KEY: len(packets), RATINGS: len(rating_rows), TRUTH: n_ai},
+        files={TICKETS: tickets, AI_ANSWERS: n_ai, KEY: len(packets), RATINGS: len(rating_rows), JUDGE: n_ai,
+               TRUTH: n_ai},
         categories={name: t.tickets for name, t in tallies.items()},
         agent_turns=n_ai, rated_items=len(packets), ratings=len(rating_rows),
     )

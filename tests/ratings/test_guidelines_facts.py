@@ -80,6 +80,7 @@ def test_guidelines_of_the_run_config_reach_the_packets_and_the_page(tmp_path: P
     config["data"]["paths"] = [str(DEMO / p) for p in config["data"]["paths"]]
     config["replay"]["responder"]["path"] = str(DEMO / config["replay"]["responder"]["path"])
     config["rubrics"]["path"] = str(DEMO / config["rubrics"]["path"])
+    config["judge"]["path"] = str(DEMO / config["judge"]["path"])
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     run = tmp_path / "run"
 

@@ -245,6 +245,7 @@ def test_demo_packets_through_the_cli_leak_no_personal_data_agent_name_or_ai_sel
     config["data"]["paths"] = [str(DEMO / p) for p in config["data"]["paths"]]
     config["replay"]["responder"]["path"] = str(DEMO / config["replay"]["responder"]["path"])
     config["rubrics"]["path"] = str(DEMO / config["rubrics"]["path"])
+    config["judge"]["path"] = str(DEMO / config["judge"]["path"])
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     assert cli("run", str(tmp_path / "config.yaml"), "--out", str(run)).returncode == 0
     res = cli("packets", str(run), "--reviewers", "qa_01,qa_02,qa_03", "--per-reviewer", "120")

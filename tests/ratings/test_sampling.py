@@ -128,6 +128,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config["data"]["paths"] = [str(DEMO / p) for p in config["data"]["paths"]]
     config["replay"]["responder"]["path"] = str(DEMO / config["replay"]["responder"]["path"])
     config["rubrics"]["path"] = str(DEMO / config["rubrics"]["path"])
+    config["judge"]["path"] = str(DEMO / config["judge"]["path"])
     (tmp / "config.yaml").write_text(yaml.safe_dump(config))
     res = subprocess.run([sys.executable, "-m", "eval", "run", str(tmp / "config.yaml"), "--out", str(tmp / "run")],
                          capture_output=True, text=True, timeout=600)

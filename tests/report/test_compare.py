@@ -60,6 +60,7 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path
               "replay": {**base["replay"], "responder": {"kind": "precomputed", "path": str(DEMO / "ai_answers.jsonl")}},
               "rubrics": {"path": str(DEMO / "rubrics")},
               "ratings": {"key": str(DEMO / "key.jsonl"), "files": [str(DEMO / "ratings.jsonl")]},
+              "judge": {**base["judge"], "path": str(DEMO / "judge.jsonl")},
               "policy": {"always_human": ["order_status"], "margin": 0.2}}
     (root / "strict.yaml").write_text(yaml.safe_dump(strict))
     for name, config in (("a", DEMO / "config.yaml"), ("b", root / "strict.yaml")):
