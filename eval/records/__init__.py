@@ -7,29 +7,16 @@ data; our own additions are optional so files written by other tools still valid
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from eval.records.base import Record, iso_8601 as _iso_8601, unset as _unset
+from eval.records.decisions import CategoryDecision, CutDecision, Decisions, EvidenceKind, Reason, Tier
 
 Role = Literal["customer", "agent", "system", "note"]
 Side = Literal["human", "ai"]
-
-
-def _iso_8601(v: str | None) -> str | None:
-    """Kept as the original string (byte-stable output) but must parse as ISO 8601."""
-    if v is not None:
-        datetime.fromisoformat(v.replace("Z", "+00:00"))
-    return v
-
-
-class Record(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    def to_json(self) -> str:
-        """One JSONL line; ``None`` fields are kept so every line has the same keys."""
-        return self.model_dump_json()
 
 
 class Turn(Record):
@@ -79,10 +66,6 @@ class PrecomputedAnswer(Record):
 class HumanAnswer(Record):
     text: str
     author: str | None = None
-
-
-def _unset(value: Any) -> bool:
-    return value is None
 
 
 class Usage(Record):
@@ -316,81 +299,5 @@ class UnblindedReview(Record):
     line: int
 
 
-Tier = Literal["automate", "assist", "human"]
-EvidenceKind = Literal["paired_ratings", "reviews_paired", "reviews_unpaired"]
-"""Strongest first: blind ratings of both answers of an item, single-answer reviews of both answers of an
-item, single-answer reviews of different tickets (observational)."""
-
-
-class Reason(Record):
-    """One gate of a category's decision: what was measured, against which threshold."""
-
-    gate: str
-    passed: bool
-    value: float | None
-    threshold: float | None
-    text: str
-    level: float | None = None
-    p_value: float | None = None
-    p_adjusted: float | None = None
-    measure: str | None = Field(default=None, exclude_if=_unset)
-    """``win_rate_ai`` when a non-inferiority gate tested the AI win rate (ratings without scores); absent
-    for the mean rating difference, so decisions on scored ratings keep their bytes."""
-
-
-class CutDecision(Record):
-    """A category's gates on the subset of its evidence with one value of a ticket metadata key."""
-
-    by: str
-    value: str
-    """The metadata value, ``(unknown)`` for items without the key."""
-    tier: Tier
-    tickets: int
-    volume_share: float
-    rated_items: int
-    estimates: dict[str, Any]
-    reasons: list[Reason]
-    ratings_needed: int | None
-    ratings_needed_text: str = ""
-    audit_sample_per_week: int | None = None
-    audit_text: str = ""
-
-
-class CategoryDecision(Record):
-    """One category's tier with every gate and number behind it (``decisions.json``)."""
-
-    category: str
-    tier: Tier
-    tickets: int
-    volume_share: float
-    rated_items: int
-    estimates: dict[str, Any]
-    reasons: list[Reason]
-    ratings_needed: int | None
-    ratings_needed_by_gate: dict[str, int | None] = Field(default_factory=dict)
-    ratings_needed_text: str = ""
-    audit_sample_per_week: int | None = None
-    audit_text: str = ""
-    ai_answers_per_week: float | None = None
-    """Agent turns a week in this category over the tickets' created_at span (None: no dates)."""
-    audit_weeks: int | None = None
-    """Weeks of auditing every AI answer it takes to reach the audit sample, when a week has fewer."""
-    judge: dict[str, Any] | None = None
-    """The pairwise judge's evidence (eval.judges.evidence) when a judge ran; never part of a gate."""
-    cuts: list[CutDecision] | None = Field(default=None, exclude_if=_unset)
-    """Per value of the policy's ``cut_by`` keys (eval.decide.cuts); absent when no cut was asked for."""
-    evidence: EvidenceKind | None = Field(default=None, exclude_if=_unset)
-    """The kind of evidence the gates used (eval.decide.evidence); absent when the run has no reviews."""
-    other_evidence: dict[str, dict[str, Any]] | None = Field(default=None, exclude_if=_unset)
-    """The other kinds the category has: per kind its rated items, headline estimate and agreement."""
-
-
-class Decisions(Record):
-    """The content of ``decisions.json``: the policy used, the method, and a decision per category."""
-
-    policy: dict[str, Any]
-    seed: int | None = None
-    method: str
-    reviewers_excluded: list[str]
-    reviewers_note: str
-    categories: list[CategoryDecision]
+# re-exported: every record is importable from eval.records, wherever it is defined
+__all__ = ["CategoryDecision", "CutDecision", "Decisions", "EvidenceKind", "Reason", "Record", "Tier"]
