@@ -22,6 +22,7 @@ _LAZY = {
     "agreement_to_file": "eval.ratings", "load_policy": "eval.policy", "decide_to_file": "eval.decide",
     "write_report": "eval.report", "compare_dirs": "eval.report",
     "synth_to_dir": "eval.synth", "run_all": "eval.run.pipeline",
+    "judge_table": "eval.judges", "ppi_mean": "eval.stats.ppi", "stratified_rate_upper": "eval.stats.ppi",
 }
 
 __all__ = [

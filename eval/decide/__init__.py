@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from eval import stats
+from eval.decide.automatic import automatic_method, automatic_table
 from eval.decide.cuts import cut_values, cuts_method, with_cuts
 from eval.decide.estimates import item_table
 from eval.decide.evidence import decide_on_evidence, evidence_method
@@ -32,6 +33,7 @@ from eval.decide.family import decide_category as decide_category  # re-exported
 from eval.decide.gates import WIN_RATE_METHOD, decided_on_win_rate
 from eval.decide.planning import within_volume
 from eval.decide.unpaired import read_covariates
+from eval.judges import judge_table
 from eval.policy import Policy
 from eval.ratings.agreement import ReviewerExclusion, review_exclusion, reviewer_exclusion, write_agreement
 from eval.ratings.importer import read_item_index, read_ratings
@@ -44,7 +46,7 @@ from eval.store import read_jsonl, write_json
 def decide(
     ratings: pd.DataFrame, items: pd.DataFrame, scores: pd.DataFrame | None,
     policy: Policy, rng: np.random.Generator, exclusion: ReviewerExclusion | None = None,
-    reviews: pd.DataFrame | None = None, covariates: pd.DataFrame | None = None,
+    reviews: pd.DataFrame | None = None, covariates: pd.DataFrame | None = None, judge: pd.DataFrame | None = None,
     reviews_exclusion: ReviewerExclusion | None = None,
 ) -> Decisions:
     """Pure: unblinded ratings + item index (+ rubric scores, + single-answer reviews) -> a tier per category.
@@ -54,7 +56,9 @@ def decide(
     With ``policy.cut_by``, ``items`` also holds a column per key (``eval.decide.cuts.cut_values``).
     With ``reviews`` (``eval.ratings.reviews.read_reviews``), each category is decided on its strongest kind of
     evidence (``eval.decide.evidence``); ``covariates``: per ticket what was known before the first answer
-    (``eval.decide.unpaired.read_covariates``), for the adjusted unpaired estimate."""
+    (``eval.decide.unpaired.read_covariates``), for the adjusted unpaired estimate. ``scores`` and ``judge``
+    (``eval.judges.judge_table``) on every item make the gated estimates prediction-powered
+    (``eval.decide.automatic``)."""
     if exclusion is None:
         exclusion = reviewer_exclusion(ratings, policy.reviewers)
     used = ratings[~ratings["reviewer"].isin(exclusion.excluded)]
@@ -72,12 +76,16 @@ def decide(
     rngs = dict(zip(groups, rng.spawn(len(cats))))
     counts: dict[Group, int] = {(c,): int(tickets.get(c, 0)) for c in cats}
     method = __doc__.strip()
+    auto = automatic_table(items, scores, judge)
     if reviews is None:
-        family = decide_family(groups, ["category"], table, used, policy, rngs, counts, all_tickets)
+        family = decide_family(groups, ["category"], table, used, policy, rngs, counts, all_tickets, auto)
     else:
-        family = decide_on_evidence(groups, table, used, reviews, scores, covariates, policy, rngs, counts, all_tickets)
+        family = decide_on_evidence(groups, table, used, reviews, scores, covariates, policy, rngs, counts, all_tickets,
+                                    auto)
         method += "\n\n" + evidence_method()
     out = [family[g] for g in groups]
+    if any(c.effective_ratings is not None for c in out):
+        method += "\n\n" + automatic_method()
     if policy.cut_by:
         out = with_cuts(out, items, table, used, policy, rng)
         method += "\n\n" + cuts_method()
@@ -90,8 +98,8 @@ def decide(
 
 
 def decide_to_file(run_dir: Path, policy: Policy, seed: int) -> Decisions:
-    """Read RUN/ratings.jsonl, items.jsonl (and scores.jsonl, reviews.jsonl if present, with tickets.jsonl
-    for unpaired reviews); write RUN/agreement.json, then RUN/decisions.json (the decide stage's two files).
+    """Read RUN/ratings.jsonl, items.jsonl (and scores.jsonl, reviews.jsonl, the judge's verdicts if present,
+    with tickets.jsonl for unpaired reviews); write RUN/agreement.json, then RUN/decisions.json (the decide stage's two files).
 
     The reviewer exclusions are made once, here, from the ratings and reviews as read, and the same objects
     go into both files, so they cannot name different reviewers. Reading it back from an existing
@@ -113,7 +121,7 @@ def decide_to_file(run_dir: Path, policy: Policy, seed: int) -> Decisions:
     covariates = (read_covariates(folder.tickets, recorded, policy.unpaired_covariates)
                   if recorded and folder.tickets.exists() else None)
     decisions = decide(ratings, items, scores, policy, np.random.default_rng(seed), exclusion, reviews, covariates,
-                       reviews_exclusion=reviews_exclusion)
+                       judge_table(folder), reviews_exclusion)
     categories = within_volume(_with_judge(run_dir, decisions, policy), _weekly_items(run_dir, items))
     decisions = decisions.model_copy(update={"seed": seed, "categories": categories})
     write_json(folder.decisions, stats.rounded(decisions.model_dump(mode="json")))

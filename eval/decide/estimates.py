@@ -52,13 +52,13 @@ def item_table(ratings: pd.DataFrame, scores: pd.DataFrame | None) -> pd.DataFra
     table["reviewers"] = grouped.size()
     table["diff"] = table["score_ai"] - table["score_human"]
     table["acc_diff"] = table["acc_ai"] - table["acc_human"]
-    rubric = _rubric_columns(scores, table.index)
+    rubric = rubric_columns(scores, table.index)
     table = table.join(rubric)
     table["rubric_diff"] = table["rubric_ai"] - table["rubric_human"]
     return table.reset_index()
 
 
-def _rubric_columns(scores: pd.DataFrame | None, index: pd.Index) -> pd.DataFrame:
+def rubric_columns(scores: pd.DataFrame | None, index: pd.Index) -> pd.DataFrame:
     cols = ["rubric_ai", "rubric_human", "rubric_crit_ai", "rubric_crit_human"]
     if scores is None or scores.empty:
         return pd.DataFrame(np.nan, index=index, columns=cols)
@@ -81,6 +81,10 @@ class CategoryEstimates:
     critical_n: int
     critical_ub: float
     estimates: dict[str, Any]
+    ratings_only: CategoryEstimates | None = None
+    """The same from the ratings alone, where automatic evidence made these prediction-powered."""
+    effective_ratings: float | None = None
+    """Ratings the gated difference (or win rate) is worth with the automatic evidence."""
 
 
 def _rubric_tracking(part: pd.DataFrame) -> dict[str, Any]:

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from eval.decide.estimates import CategoryEstimates, category_estimates, item_table
-from eval.decide.family import Group, decide_groups, rating_evidence
+from eval.decide.family import Group, decide_groups, rating_evidence, with_automatic
 from eval.decide.unpaired import unpaired_estimates, unpaired_method
 from eval.policy import Policy
 from eval.ratings.agreement import item_alpha
@@ -95,7 +95,7 @@ def review_alpha(reviews: pd.DataFrame, side: np.ndarray) -> float:
 
 def review_evidence(
     reviews: pd.DataFrame, scores: pd.DataFrame | None, covariates: pd.DataFrame | None, policy: Policy,
-    rngs: dict[Group, np.random.Generator],
+    rngs: dict[Group, np.random.Generator], auto: pd.DataFrame | None = None,
 ) -> dict[Group, dict[EvidenceKind, Evidence]]:
     """Per category the reviews paired by item and the unpaired ones, each with its estimates and alpha."""
     paired = _paired_rows(reviews)
@@ -108,7 +108,8 @@ def review_evidence(
         rng_paired, rng_unpaired = rng.spawn(2)
         kinds = out.setdefault(g, {})
         if g[0] in paired_by:
-            est = category_estimates(tables[g[0]], policy.confidence, policy.bootstrap_resamples, rng_paired)
+            est = with_automatic(category_estimates(tables[g[0]], policy.confidence, policy.bootstrap_resamples, rng_paired),
+                                 tables[g[0]], auto, ["category"], g, policy)
             rows = paired_by[g[0]]
             kinds["reviews_paired"] = Evidence(est, review_alpha(rows, rows["side"].to_numpy()))
         part = recorded_by.get(g[0])
@@ -161,10 +162,11 @@ def decide_on_evidence(
     groups: list[Group], table: pd.DataFrame, ratings: pd.DataFrame, reviews: pd.DataFrame,
     scores: pd.DataFrame | None, covariates: pd.DataFrame | None, policy: Policy,
     rngs: dict[Group, np.random.Generator], tickets: dict[Group, int], all_tickets: int,
+    auto: pd.DataFrame | None = None,
 ) -> dict[Group, CategoryDecision]:
     """Each category on its strongest kind of evidence, in one Holm family; the kind named, the others shown."""
-    ests, alphas = rating_evidence(["category"], table, ratings, policy, rngs)
-    kinds = review_evidence(reviews, scores, covariates, policy, rngs)
+    ests, alphas = rating_evidence(["category"], table, ratings, policy, rngs, auto)
+    kinds = review_evidence(reviews, scores, covariates, policy, rngs, auto)
     for g in groups:
         if g in ests:
             kinds[g]["paired_ratings"] = Evidence(ests[g], alphas.get(g, float("nan")))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from eval.decide.automatic import prediction_powered
 from eval.decide.estimates import CategoryEstimates, category_estimates
 from eval.decide.gates import eligibility, holm_family, tier_gates, tier_of
 from eval.decide.planning import audit_plan, ratings_needed
@@ -23,21 +24,35 @@ Group = tuple[str, ...]
 def decide_family(
     groups: list[Group], by: list[str], table: pd.DataFrame, ratings: pd.DataFrame, policy: Policy,
     rngs: dict[Group, np.random.Generator], tickets: dict[Group, int], all_tickets: int,
+    auto: pd.DataFrame | None = None,
 ) -> dict[Group, CategoryDecision]:
-    """A decision per group of ``table`` (rated items) and ``ratings`` grouped by the columns ``by``."""
-    ests, alphas = rating_evidence(by, table, ratings, policy, rngs)
+    """A decision per group of ``table`` (rated items) and ``ratings`` grouped by the columns ``by``;
+    ``auto``: every item with its automatic evidence (``eval.decide.automatic.automatic_table``)."""
+    ests, alphas = rating_evidence(by, table, ratings, policy, rngs, auto)
     return decide_groups(groups, ests, alphas, {}, policy, tickets, all_tickets)
 
 
 def rating_evidence(
     by: list[str], table: pd.DataFrame, ratings: pd.DataFrame, policy: Policy, rngs: dict[Group, np.random.Generator],
+    auto: pd.DataFrame | None = None,
 ) -> tuple[dict[Group, CategoryEstimates], dict[Group, float]]:
-    """Estimates and reviewer agreement per group of the paired blind ratings."""
-    ests = {g: category_estimates(part, policy.confidence, policy.bootstrap_resamples, rngs[g])
+    """Estimates (prediction-powered where ``auto`` has automatic evidence) and reviewer agreement per group
+    of the paired blind ratings."""
+    ests = {g: with_automatic(category_estimates(part, policy.confidence, policy.bootstrap_resamples, rngs[g]),
+                              part, auto, by, g, policy)
             for g, part in table.groupby(by, sort=True)}
     alphas = {g: item_alpha(agreement_units(part), 0, policy.confidence, None).alpha
               for g, part in ratings.groupby(by, sort=True)}
     return ests, alphas
+
+
+def with_automatic(est: CategoryEstimates, part: pd.DataFrame, auto: pd.DataFrame | None, by: list[str],
+                   g: Group, policy: Policy) -> CategoryEstimates:
+    """``est`` made prediction-powered from the group's every item, where there is automatic evidence."""
+    if auto is None:
+        return est
+    mine = auto[np.logical_and.reduce([auto[c].to_numpy() == v for c, v in zip(by, g)])]
+    return prediction_powered(est, part, mine, policy.confidence)
 
 
 def decide_groups(
@@ -68,10 +83,16 @@ def decide_category(
     reasons += extra or []
     tier = tier_of(reasons)
     need, by_gate, need_text = ratings_needed(tier, reasons, est, policy, level)
+    alone = None
+    if est is not None and est.ratings_only is not None:
+        gates_alone = eligibility(cat, est.ratings_only, alpha, policy) + tier_gates(est.ratings_only, policy, level, None)
+        alone = ratings_needed(tier_of(gates_alone + (extra or [])), gates_alone + (extra or []), est.ratings_only,
+                               policy, level)[0]
     audit, audit_text = audit_plan(est, policy) if tier == "automate" and est is not None else (None, "")
     return CategoryDecision(
         category=cat, tier=tier, tickets=tickets, volume_share=volume_share,
         rated_items=est.rated_items if est else 0, estimates=est.estimates if est else {},
         reasons=reasons, ratings_needed=need, ratings_needed_by_gate=by_gate, ratings_needed_text=need_text,
+        effective_ratings=est.effective_ratings if est else None, ratings_needed_ratings_only=alone,
         audit_sample_per_week=audit, audit_text=audit_text,
     )

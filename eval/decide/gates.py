@@ -98,6 +98,10 @@ def _noninferiority(est: CategoryEstimates, policy: Policy, level: float, p_adj:
                 f" {'above' if above else 'not above'} -{t.margin}")
     if not win and t.n < est.rated_items:
         text += f" (on the {t.n} of {est.rated_items} rated items with scores)"
+    powered = est.estimates[t.measure]
+    if powered.get("method") == "prediction-powered":
+        text += (f"; prediction-powered: {powered['n']} ratings corrected by the automatic evidence on "
+                 f"{powered['n'] + powered['unrated']} items, worth {powered['effective_n']:.0f} ratings")
     if p_adj is not None and passed != above:
         text += "; held back by the Holm step-down"
     if p_adj is None:

@@ -21,6 +21,7 @@ from eval.report.words import (
     NEXT_TIER,
     category_name,
     cuts_sentence,
+    automatic_sentence,
     evidence_sentence,
     listing,
     plain_reason,
@@ -65,6 +66,8 @@ class CategoryView:
     """The tiers of the category's cuts in one line ("" without cuts)."""
     evidence: str
     """Which kind of evidence decided it, in words ("" for a run without reviews)."""
+    automatic: str = ""
+    """What the automatic evidence on every item was worth here ("" where it made no estimate)."""
 
 
 @dataclass(frozen=True)
@@ -226,7 +229,7 @@ def build_report(
         CategoryView(decision=c, name=category_name(c.category), blockers=blockers(c),
                      examples=tuple(examples.get(c.category, ())), workload=loads.get(c.category),
                      judge=raw_cats.get(c.category, {}).get("judge"), cuts=cuts_sentence(c),
-                     evidence=evidence_sentence(c))
+                     evidence=evidence_sentence(c), automatic=automatic_sentence(c))
         for c in sorted(decisions.categories, key=lambda c: (TIERS.index(c.tier), -c.tickets, c.category))
     )
     return Report(

@@ -201,3 +201,23 @@ CAVEATS = (
      "rising rate after launch."),
     ("Categories come from the helpdesk's labels; a mislabelled ticket is judged under the wrong category."),
 )
+
+
+def automatic_sentence(c: CategoryDecision) -> str:
+    """What the rubric and judge evidence on every item was worth here; "" where it made no estimate."""
+    if c.effective_ratings is None:
+        return ""
+    key = "diff_mean" if c.estimates.get("diff_mean", {}).get("method") else "win_rate_ai"
+    e = c.estimates.get(key, {})
+    extra = c.effective_ratings - (e.get("n") or 0)
+    text = (f"The rubric and judge on all {count((e.get('n') or 0) + (e.get('unrated') or 0))} answers counted as "
+            f"{count(max(extra, 0))} extra ratings here ({count(e.get('n'))} rated answers worth "
+            f"{count(c.effective_ratings)})")
+    if c.ratings_needed != c.ratings_needed_ratings_only and c.ratings_needed is not None:
+        text += (f"; {count(c.ratings_needed)} more ratings are needed, against "
+                 f"{count(c.ratings_needed_ratings_only)} with the ratings alone")
+    agree = (c.judge or {}).get("agreement_with_reviewers")
+    if agree is not None:
+        text += (f". The judge agrees with reviewers at {agree:.2f} here; the estimate stays valid whatever that "
+                 "agreement, because the rated answers measure and correct the judge's bias")
+    return text + "."
