@@ -1,9 +1,10 @@
-"""What the pairwise judge may add to a category's decision, and only where it has earned it.
+"""The judge's calibration against reviewers per category, shown beside the decision, driving nothing.
 
-A judge sees every item, reviewers only a sample, so its verdicts could widen the evidence. It is
-trusted in a category only when its calibration passed (it agrees with reviewers at least as well
-as reviewers agree with each other). Even then its numbers are shown next to the gates, never in
-them: a model grading a model is not evidence a sceptic accepts for removing people.
+A judge sees every item, reviewers only a sample. Its verdicts enter the gates only through the
+prediction-powered estimates (eval.decide.automatic), whose validity comes from the rated items
+correcting its bias, never from its agreement. What is shown here is how far to trust the judge on
+its own: its agreement with reviewers against theirs with each other, its leniency, and, only where
+it agrees at least as well as reviewers do, its AI win rate over every judged item.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class JudgeEvidence(BaseModel):
     judge_errors: int
     agreement_with_reviewers: float | None
     reviewers_with_each_other: float | None
+    leniency: float | None = None
+    """The judge's AI-preferred share minus the reviewers' (eval.judges.calibration): above 0 it flatters the AI."""
     win_rate_ai: float | None = None
     """AI wins (ties half) over every judged item of the category."""
     low: float | None = None
@@ -62,7 +65,7 @@ def judge_evidence(
             used=bool(cal and cal.usable), why=cal.why if cal else "no reviewer ratings to calibrate against",
             judged_items=len(wins[category]), judge_errors=errors[category],
             agreement_with_reviewers=cal.judge_vs_reviewers if cal else None,
-            reviewers_with_each_other=cal.reviewers_pairwise if cal else None,
+            reviewers_with_each_other=cal.reviewers_pairwise if cal else None, leniency=cal.leniency if cal else None,
         )
         if evidence.used and wins[category]:
             arr = np.asarray(wins[category])

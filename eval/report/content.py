@@ -22,6 +22,8 @@ from eval.report.words import (
     category_name,
     cuts_sentence,
     automatic_sentence,
+    judge_disagreement,
+    judge_sentence,
     evidence_sentence,
     listing,
     plain_reason,
@@ -61,7 +63,8 @@ class CategoryView:
     blockers: tuple[str, ...]
     examples: tuple[Example, ...]
     workload: Workload | None
-    judge: Any
+    judge: str
+    """The judge's calibration here in words ("" where no judge ran)."""
     cuts: str
     """The tiers of the category's cuts in one line ("" without cuts)."""
     evidence: str
@@ -92,6 +95,8 @@ class Report:
     agreement: dict[str, Any]
     reviewers_note: str
     span_days: float | None
+    judge_note: str = ""
+    """Where the judge disagrees with reviewers most ("" without a judge)."""
 
 
 def tier_shares(decisions: Decisions) -> tuple[TierShare, ...]:
@@ -228,7 +233,7 @@ def build_report(
     views = tuple(
         CategoryView(decision=c, name=category_name(c.category), blockers=blockers(c),
                      examples=tuple(examples.get(c.category, ())), workload=loads.get(c.category),
-                     judge=raw_cats.get(c.category, {}).get("judge"), cuts=cuts_sentence(c),
+                     judge=judge_sentence(raw_cats.get(c.category, {}).get("judge")), cuts=cuts_sentence(c),
                      evidence=evidence_sentence(c), automatic=automatic_sentence(c))
         for c in sorted(decisions.categories, key=lambda c: (TIERS.index(c.tier), -c.tickets, c.category))
     )
@@ -237,6 +242,7 @@ def build_report(
         started_at=manifest.get("started_at"), tiers=shares, total_tickets=sum(s.tickets for s in shares),
         confidence=float(decisions.policy.get("confidence", 0.95)),
         sentences=summary_sentences(decisions, shares, loads), evidence=evidence_sentences(decisions),
+        judge_note=judge_disagreement(decisions.categories),
         categories=views, data=facts, policy=decisions.policy, method=decisions.method, agreement=agreement,
         reviewers_note=decisions.reviewers_note, span_days=span_days(stats),
     )

@@ -216,8 +216,36 @@ def automatic_sentence(c: CategoryDecision) -> str:
     if c.ratings_needed != c.ratings_needed_ratings_only and c.ratings_needed is not None:
         text += (f"; {count(c.ratings_needed)} more ratings are needed, against "
                  f"{count(c.ratings_needed_ratings_only)} with the ratings alone")
-    agree = (c.judge or {}).get("agreement_with_reviewers")
-    if agree is not None:
-        text += (f". The judge agrees with reviewers at {agree:.2f} here; the estimate stays valid whatever that "
-                 "agreement, because the rated answers measure and correct the judge's bias")
-    return text + "."
+    return text + ("; the estimate stays valid whatever the judge's quality, because the rated answers measure "
+                   "and correct its bias.")
+
+
+def judge_sentence(judge: dict[str, Any] | None) -> str:
+    """The judge's calibration in this category in words; "" where no judge ran."""
+    if not judge:
+        return ""
+    text = f"The judge gave verdicts on {count(judge.get('judged_items'))} answers"
+    if judge.get("judge_errors"):
+        text += f" ({count(judge['judge_errors'])} failed)"
+    agree, each = judge.get("agreement_with_reviewers"), judge.get("reviewers_with_each_other")
+    if agree is None:
+        return text + "; no rated answer to calibrate it against."
+    text += f"; it agrees with reviewers {agree:.2f} of the time (reviewers with each other {rating(each)})"
+    lenient = judge.get("leniency")
+    if lenient is not None and abs(lenient) >= 0.05:
+        text += (f" and prefers the AI answer {abs(lenient) * 100:.0f} percentage points {'more' if lenient > 0 else 'less'}"
+                 " often than they do")
+    if judge.get("win_rate_ai") is not None:
+        text += f"; over every judged answer it prefers the AI {pct(judge['win_rate_ai'])} of the time"
+    return text + ". This calibration is shown for reference and drives no gate."
+
+
+def judge_disagreement(decisions: list[CategoryDecision]) -> str:
+    """Where the judge disagrees with reviewers most (the two lowest agreements); "" without a judge."""
+    agreed = sorted((j["agreement_with_reviewers"], c.category) for c in decisions
+                    if (j := c.judge or {}).get("agreement_with_reviewers") is not None)
+    if not agreed:
+        return ""
+    worst = [f"{category_name(cat)} ({a:.2f})" for a, cat in agreed[:2]]
+    return (f"The judge disagrees with reviewers most in {listing(worst)}; its verdicts count there only as far "
+            "as the rated answers show they track the reviewers.")

@@ -253,7 +253,8 @@ def test_category_without_ratings_and_a_judge_field_render(run, tmp_path: Path) 
     copy = tmp_path / "run"
     shutil.copytree(run[0], copy, ignore=shutil.ignore_patterns("report.*", "figures"))
     raw = json.loads((copy / "decisions.json").read_text())
-    raw["categories"][0]["judge"] = {"model": "judge-v1", "calls": 120}
+    raw["categories"][0]["judge"] = {"judged_items": 120, "judge_errors": 2, "agreement_with_reviewers": 0.31,
+                                     "reviewers_with_each_other": 0.7, "leniency": 0.2}
     raw["categories"].append({
         "category": "warranty_claim", "tier": "human", "tickets": 5, "volume_share": 0.001, "rated_items": 3,
         "estimates": {}, "ratings_needed": 37, "ratings_needed_by_gate": {"min_rated": 37},
@@ -269,4 +270,6 @@ def test_category_without_ratings_and_a_judge_field_render(run, tmp_path: Path) 
     assert parser.sections["warranty_claim"]["_fields"]["ratings_needed"] == (37, "37")
     assert "only 3 answers rated so far, 40 needed" in html
     assert "Warranty claim: 37 more rated answers are needed before it can be judged at all." in html
-    assert "judge-v1" in html
+    assert ("The judge gave verdicts on 120 answers (2 failed); it agrees with reviewers 0.31 of the time (reviewers "
+            "with each other 0.70) and prefers the AI answer 20 percentage points more often") in html
+    assert "The judge disagrees with reviewers most in " + raw["categories"][0]["category"].replace("_", " ").capitalize() in html
