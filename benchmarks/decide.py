@@ -2,10 +2,12 @@
 
     .venv/bin/python benchmarks/decide.py                      # 1,000,000 rated items, 50 categories
     .venv/bin/python benchmarks/decide.py --items 100000
+    .venv/bin/python benchmarks/decide.py --judge --rated 0.1    # judge verdicts on every item, 10% rated
 
 Writes items.jsonl, key.jsonl and one reviewer file (10% of items rated twice, one careless
 reviewer) into a temporary run folder, then times import -> agreement -> decide. Data
-generation is not timed.
+generation is not timed. With ``--judge``, judge.jsonl holds a verdict on every item (as an import writes
+it), so decide's estimates are prediction-powered; ``--rated`` rates only that share of the items.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 
-def generate(run: Path, n_items: int, n_categories: int, seed: int = 0) -> None:
+def generate(run: Path, n_items: int, n_categories: int, seed: int = 0, judge: bool = False,
+             rated: float = 1.0) -> None:
     rng = np.random.default_rng(seed)
     n_tickets = n_items * 2 // 5
     ticket = np.sort(rng.integers(0, n_tickets, n_items))
@@ -39,10 +42,11 @@ def generate(run: Path, n_items: int, n_categories: int, seed: int = 0) -> None:
     pd.DataFrame({"rating_id": rid, "item_id": iid, "x": np.where(x_is_ai, "ai", "human"),
                   "y": np.where(x_is_ai, "human", "ai"), "gold": rng.random(n_items) < 0.01}).to_json(
         run / "key.jsonl", orient="records", lines=True)
-    twice = rng.random(n_items) < 0.10
-    rows = np.concatenate([np.arange(n_items), np.flatnonzero(twice)])
+    chosen = rng.random(n_items) < rated
+    twice = chosen & (rng.random(n_items) < 0.10)
+    rows = np.concatenate([np.flatnonzero(chosen), np.flatnonzero(twice)])
     first = rng.integers(0, 20, n_items)
-    reviewer = np.concatenate([first, (first[twice] + rng.integers(1, 20, twice.sum())) % 20])
+    reviewer = np.concatenate([first[chosen], (first[twice] + rng.integers(1, 20, twice.sum())) % 20])
     q_h = rng.normal(3.8, 0.8, n_items)
     q_ai = q_h + effect + rng.normal(0, 0.4, n_items)
     noise = rng.normal(0, 0.35, (rows.size, 2))
@@ -60,12 +64,20 @@ def generate(run: Path, n_items: int, n_categories: int, seed: int = 0) -> None:
         "critical_x": np.where(xa, crit, False), "critical_y": np.where(xa, False, crit),
         "comment": "", "seconds": 60.0,
     }).to_json(run / "reviewer_file.jsonl", orient="records", lines=True)
+    if judge:
+        j_ai, j_h = q_ai + rng.normal(0, 0.4, n_items), q_h + rng.normal(0, 0.4, n_items)
+        pd.DataFrame({"item_id": iid, "preference": np.select([j_ai > j_h + 0.3, j_h > j_ai + 0.3], ["ai", "human"], "tie"),
+                      "score_ai": np.clip(np.rint(j_ai), 1, 5), "score_human": np.clip(np.rint(j_h), 1, 5),
+                      "critical_ai": q_ai < 1.5, "judge": "bench", "category": cats, "source_file": "judge.jsonl",
+                      "line": np.arange(1, n_items + 1)}).to_json(run / "judge.jsonl", orient="records", lines=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--categories", type=int, default=50)
+    parser.add_argument("--judge", action="store_true", help="judge verdicts on every item (prediction-powered)")
+    parser.add_argument("--rated", type=float, default=1.0, help="share of the items rated")
     args = parser.parse_args()
     from eval.decide import decide_to_file
     from eval.policy import load_policy
@@ -74,7 +86,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp)
         start = time.perf_counter()
-        generate(run, args.items, args.categories)
+        generate(run, args.items, args.categories, judge=args.judge, rated=args.rated)
         print(f"generated {args.items:,} items in {time.perf_counter() - start:.1f} s (not timed)")
         policy = load_policy(None)
         times = {}

@@ -7,6 +7,7 @@ import pandas as pd
 
 from eval.decide import decide
 from eval.decide.automatic import prediction_powered
+from eval.decide.cuts import column
 from eval.decide.estimates import category_estimates
 from eval.policy import Policy
 from eval.synth.evidence import planted_category, planted_run
@@ -77,3 +78,21 @@ def test_decide_uses_judge_verdicts_on_preference_only_ratings():
     assert decided.effective_ratings is not None and decided.effective_ratings > decided.rated_items
     assert "prediction-powered" in next(r.text for r in decided.reasons if r.gate == "non_inferiority")
     assert "automatic evidence" in decide(ratings, items, None, POLICY, rng, judge=judge).method
+
+
+def test_cuts_are_prediction_powered_too():
+    rng = np.random.default_rng(4)
+    ratings = preference_ratings(rng, 0.55, tickets=200)
+    items = ratings[["item_id", "ticket_id", "category"]].drop_duplicates()
+    extra = pd.DataFrame({"item_id": [f"X{i}#1" for i in range(400)], "ticket_id": [f"X{i}" for i in range(400)],
+                          "category": items["category"].iloc[0]})
+    items = pd.concat([items, extra], ignore_index=True)
+    items[column("language")] = np.where(items["ticket_id"].str[-1].isin(list("01234")), "en", "de")
+    win = ratings["preference"].map({"ai": 1.0, "human": 0.0}).fillna(0.5).groupby(ratings["item_id"]).mean()
+    judge = pd.DataFrame({"item_id": items["item_id"],
+                          "judge_win": items["item_id"].map(win).fillna(pd.Series(rng.random(len(items))))})
+    policy = Policy(cut_by=["language"], min_rated=20)
+    cuts = decide(ratings, items, None, policy, rng, judge=judge).categories[0].cuts or []
+    assert {c.value for c in cuts} == {"en", "de"}
+    assert all(c.estimates["win_rate_ai"]["method"] == "prediction-powered" for c in cuts)
+    assert all(c.estimates["win_rate_ai"]["unrated"] > 100 and (c.effective_ratings or 0) > c.rated_items for c in cuts)

@@ -87,7 +87,7 @@ def decide(
     if any(c.effective_ratings is not None for c in out):
         method += "\n\n" + automatic_method()
     if policy.cut_by:
-        out = with_cuts(out, items, table, used, policy, rng)
+        out = with_cuts(out, items, table, used, policy, rng, auto)
         method += "\n\n" + cuts_method()
     win = decided_on_win_rate(out)
     if win:

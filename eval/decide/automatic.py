@@ -132,8 +132,8 @@ def prediction_powered(est: CategoryEstimates, rated: pd.DataFrame, auto: pd.Dat
     out, effective = dict(est.estimates), None
     for name, col in GATED.items():
         y = merged[col].to_numpy(float)
-        if len(np.unique(tickets[~np.isnan(y)])) < MIN_TICKETS:
-            continue
+        if len(np.unique(tickets[~np.isnan(y)])) < MIN_TICKETS or not np.isnan(y).any():
+            continue  # too few rated tickets to fit and check a predictor, or nothing left unrated to add
         r = ppi_mean(y, cross_fitted(x, y, tickets), tickets)
         out[f"{name}_ratings_only"], out[name] = est.estimates[name], _entry(r, confidence)
         if name == "diff_mean" or (name == "win_rate_ai" and effective is None):

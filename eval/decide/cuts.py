@@ -3,7 +3,8 @@
 A category can be safe to automate in one language and not in another. Every item takes its
 ticket's value of the key (``(unknown)`` when its metadata lacks it), and each (category, value)
 is decided by the code that decides a category (``eval.decide.family``) on that value's share of
-the evidence: the same estimates, reviewer agreement, gates and ratings-needed plan. A cut with
+the evidence: the same estimates (prediction-powered where the run has automatic evidence), reviewer
+agreement, gates and ratings-needed plan. A cut with
 too few rated items is therefore human for want of evidence, as a category is.
 
 Multiplicity: the non-inferiority tests of all cuts that pass the evidence gates, across every
@@ -90,12 +91,13 @@ def _stacked(frame: pd.DataFrame, values: pd.DataFrame, keys: Sequence[str]) -> 
 
 def with_cuts(
     decisions: list[CategoryDecision], items: pd.DataFrame, table: pd.DataFrame, ratings: pd.DataFrame,
-    policy: Policy, rng: np.random.Generator,
+    policy: Policy, rng: np.random.Generator, auto: pd.DataFrame | None = None,
 ) -> list[CategoryDecision]:
     """Each category's decision as it was, plus ``cuts``: one per value of each ``policy.cut_by`` key.
 
     ``items`` holds a ``column(key)`` per key; ``table`` and ``ratings`` are the rated items and the
-    ratings the categories were decided on. Cuts are ordered by key, then value, ``(unknown)`` last."""
+    ratings the categories were decided on, ``auto`` every item's automatic evidence (prediction-powered cuts).
+    Cuts are ordered by key, then value, ``(unknown)`` last."""
     keys = policy.cut_by
     values = items.set_index("item_id")
     stacked = _stacked(items[["item_id", "ticket_id", "category"]], values, keys)
@@ -104,7 +106,8 @@ def with_cuts(
     found = set(tickets) | {tuple(g) for g in rated[BY].drop_duplicates().itertuples(index=False)}
     groups: list[Group] = sorted(found, key=lambda g: (g[0], keys.index(g[1]), g[2] == UNKNOWN, g[2]))
     family = decide_family(groups, BY, rated, _stacked(ratings, values, keys), policy,
-                           dict(zip(groups, rng.spawn(len(groups)))), tickets, items["ticket_id"].nunique())
+                           dict(zip(groups, rng.spawn(len(groups)))), tickets, items["ticket_id"].nunique(),
+                           None if auto is None else _stacked(auto, values, keys))
     cuts: dict[str, list[CutDecision]] = {}
     for (cat, key, value), d in family.items():
         cuts.setdefault(cat, []).append(CutDecision(by=key, value=value, **d.model_dump(include=CUT_FIELDS)))

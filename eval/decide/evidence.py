@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from eval.decide.estimates import CategoryEstimates, category_estimates, item_table
-from eval.decide.family import Group, decide_groups, rating_evidence, with_automatic
+from eval.decide.family import Group, automatic_groups, decide_groups, rating_evidence, with_automatic
 from eval.decide.unpaired import unpaired_estimates, unpaired_method
 from eval.policy import Policy
 from eval.ratings.agreement import item_alpha
@@ -98,6 +98,7 @@ def review_evidence(
     rngs: dict[Group, np.random.Generator], auto: pd.DataFrame | None = None,
 ) -> dict[Group, dict[EvidenceKind, Evidence]]:
     """Per category the reviews paired by item and the unpaired ones, each with its estimates and alpha."""
+    autos = automatic_groups(auto, ["category"])
     paired = _paired_rows(reviews)
     tables = dict(list(item_table(paired, scores).groupby("category", sort=True)))
     paired_by = dict(list(paired.groupby("category", sort=True)))
@@ -109,7 +110,7 @@ def review_evidence(
         kinds = out.setdefault(g, {})
         if g[0] in paired_by:
             est = with_automatic(category_estimates(tables[g[0]], policy.confidence, policy.bootstrap_resamples, rng_paired),
-                                 tables[g[0]], auto, ["category"], g, policy)
+                                 tables[g[0]], autos, g, policy)
             rows = paired_by[g[0]]
             kinds["reviews_paired"] = Evidence(est, review_alpha(rows, rows["side"].to_numpy()))
         part = recorded_by.get(g[0])

@@ -38,21 +38,25 @@ def rating_evidence(
 ) -> tuple[dict[Group, CategoryEstimates], dict[Group, float]]:
     """Estimates (prediction-powered where ``auto`` has automatic evidence) and reviewer agreement per group
     of the paired blind ratings."""
+    autos = automatic_groups(auto, by)
     ests = {g: with_automatic(category_estimates(part, policy.confidence, policy.bootstrap_resamples, rngs[g]),
-                              part, auto, by, g, policy)
+                              part, autos, g, policy)
             for g, part in table.groupby(by, sort=True)}
     alphas = {g: item_alpha(agreement_units(part), 0, policy.confidence, None).alpha
               for g, part in ratings.groupby(by, sort=True)}
     return ests, alphas
 
 
-def with_automatic(est: CategoryEstimates, part: pd.DataFrame, auto: pd.DataFrame | None, by: list[str],
-                   g: Group, policy: Policy) -> CategoryEstimates:
+def automatic_groups(auto: pd.DataFrame | None, by: list[str]) -> dict[Group, pd.DataFrame]:
+    """Every item's automatic evidence per group of the columns ``by`` (empty without any)."""
+    return {} if auto is None else {tuple(g): part for g, part in auto.groupby(by, sort=False)}
+
+
+def with_automatic(est: CategoryEstimates, part: pd.DataFrame, autos: dict[Group, pd.DataFrame], g: Group,
+                   policy: Policy) -> CategoryEstimates:
     """``est`` made prediction-powered from the group's every item, where there is automatic evidence."""
-    if auto is None:
-        return est
-    mine = auto[np.logical_and.reduce([auto[c].to_numpy() == v for c, v in zip(by, g)])]
-    return prediction_powered(est, part, mine, policy.confidence)
+    mine = autos.get(g)
+    return est if mine is None else prediction_powered(est, part, mine, policy.confidence)
 
 
 def decide_groups(
