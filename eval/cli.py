@@ -1,6 +1,7 @@
 """The ``support-eval`` command line: each verb calls one stage function.
 
-Exit codes: 0 done; 1 the data failed a gate (too much quarantined); 2 bad usage, config or input;
+Exit codes: 0 done; 1 the data failed a gate (too much quarantined, a tier lost in compare, a category
+demoted by monitor); 2 bad usage, config or input;
 3 a bug (shown with its traceback).
 Heavy libraries are imported inside the verbs so ``--help`` stays instant.
 """
@@ -332,6 +333,38 @@ def judge(run_dir: Annotated[Path, typer.Argument(help="a run folder; the config
     print_judge(out, result)
     out.print(f"judge trusted in: {', '.join(result['usable']) or 'no category'} (re-run `decide` to attach it)")
     _paths("Wrote", _written(run_dir, "judge"))
+
+
+@app.command()
+def monitor(
+    run_dir: Annotated[Path, typer.Argument(help="a run folder with decisions.json")],
+    reviews: Annotated[list[Path] | None, typer.Argument(help="live review files (JSONL or CSV; answer: live)")] = None,
+    assist_logs: Annotated[list[Path] | None, typer.Option(
+        "--assist-logs", help="what agents did with AI drafts (JSONL or CSV); repeat for more")] = None,
+    scale: Annotated[tuple[float, float], typer.Option(help="score scale MIN MAX of the review files")] = (1.0, 5.0),
+) -> None:
+    """Live audits and reviewed drafts after the decision: demote one tier when a sequential test fires (exit 1),
+    recommend automate where drafts earn it; RUN/monitor.json. Files add to what earlier runs kept."""
+    from eval.config import ReviewFile
+    from eval.monitor import monitor_to_file
+    from eval.run.manifest import config_of_run
+    from eval.run.stages import policy_of
+    from eval.tables import monitor_table
+
+    with _user_errors():
+        if not reviews and not assist_logs:
+            raise UsageError("give live review files, --assist-logs files, or both")
+        specs = [ReviewFile(path=str(p), scale=scale) for p in reviews or []]
+        result, live, logs = monitor_to_file(run_dir, specs, assist_logs or [], policy_of(config_of_run(run_dir)))
+    out.print(f"{live.read} live reviews read: {live.new} new, {live.already} already imported, "
+              f"{len(live.rejected)} rejected; {logs.read} assist logs read: {logs.new} new, {logs.already} already "
+              f"imported, {len(logs.rejected)} rejected")
+    out.print(monitor_table(result))
+    _paths("Wrote", [RunFolder(run_dir).path(a) for a in ("monitor", "live_reviews", "live_rejected", "assist_logs")])
+    demoted = [c.category for c in result.categories if c.tier != c.tier_decided and c.tier != "automate"]
+    if demoted:
+        console.print(f"[red]demoted:[/red] {', '.join(demoted)}")
+        raise typer.Exit(EXIT_GATE)
 
 
 @app.command()

@@ -55,9 +55,22 @@ class Policy(BaseModel):
     seed: int = 0
     power: float = Field(default=0.8, gt=0, lt=1)
     audit_power: float = Field(default=0.9, gt=0, lt=1)
+    """The audit plan says within how many weeks a raised harmful rate is caught this often."""
     audit_alpha: float = Field(default=0.05, gt=0, lt=1)
+    """Chance of any false demotion over all automated categories, both live tests and the horizon."""
     audit_rate_multiplier: float = Field(default=2.0, gt=1)
+    """The audit plan gives detection delays for this and twice this multiple of the automate limit."""
+    audit_hours_per_week: float = Field(default=10.0, gt=0)
+    """QA reviewer hours a week for live audits, shared over the automated categories."""
+    audit_minutes_per_review: float = Field(default=3.0, gt=0)
+    monitor_horizon_weeks: int = Field(default=52, ge=1)
+    """Weeks the demotion thresholds cover at the planned audit rate; past them the plan is renewed."""
     reviewers: ReviewerPolicy = ReviewerPolicy()
+    monitor_reviews_per_week: int = Field(default=40, ge=1)
+    """Live reviews a week a watched category without an audit plan (an assist one's drafts) is planned for."""
+    promote_unchanged_share: float = Field(default=0.8, gt=0, le=1)
+    """Share of drafts agents send unchanged that an assist category needs, besides its reviewed drafts
+    passing the automate gates, to be recommended for automate."""
     cut_by: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list, exclude_if=lambda keys: not keys)
     """Ticket metadata keys to decide each category by as well (eval.decide.cuts); left out of the
     dump when empty, so decisions.json of a run without cuts keeps its bytes."""

@@ -155,3 +155,15 @@ def decisions_table(decisions: Decisions) -> Table:
         for cut in c.cuts or ():
             table.add_row(*_decision_row(escape(f"  └ {cut.by}={cut.value}"), cut))
     return table
+
+
+def monitor_table(result: Any) -> Table:
+    """Per category: the tier decided, the tier now, the live evidence, what triggered a change."""
+    table = Table(title="Monitor: the tier now, after the decision")
+    for col in ("category", "decided", "now", "live reviews", "since / why"):
+        table.add_column(col, overflow="fold")
+    for c in result.categories:
+        style = "red" if c.tier != c.tier_decided and c.tier != "automate" else ("green" if c.tier != c.tier_decided else "")
+        table.add_row(c.category, c.tier_decided, f"[{style}]{c.tier}[/{style}]" if style else c.tier,
+                      str(c.evidence.get("reviews", 0)), f"{c.changed_at or '-'}: {c.reason}")
+    return table

@@ -47,7 +47,7 @@ from eval.store import read_jsonl, write_jsonl
 
 RejectReason = Literal[
     "invalid_json", "not_an_object", "missing_field", "invalid_value", "bad_answer", "bad_source",
-    "score_out_of_range", "non_finite", "live_answer", "unknown_item", "duplicate", "conflicting_duplicate",
+    "score_out_of_range", "non_finite", "live_answer", "not_live", "unknown_item", "duplicate", "conflicting_duplicate",
 ]
 COLUMNS = ("review_id", "item_id", "ticket_id", "category", "side", "answer", "source", "reviewer", "score",
            "acceptable", "critical")
@@ -82,7 +82,7 @@ class ReviewsSummary(BaseModel):
 
 
 @dataclass(frozen=True)
-class _Row:
+class ReviewRow:
     """A valid review row, with where it came from and the row as read (for a later rejection)."""
 
     source: str
@@ -127,9 +127,14 @@ def _reason(err: ErrorDetails) -> tuple[RejectReason, str]:
     return "invalid_value", field
 
 
-def _judged(review: Review, scale: ReviewScale) -> tuple[str, RejectReason, str] | None:
-    """Why a well-formed review cannot be used (field, reason, detail), or None."""
-    if review.answer == "live":
+def _judged(review: Review, scale: ReviewScale, live: bool) -> tuple[str, RejectReason, str] | None:
+    """Why a well-formed review cannot be used (field, reason, detail), or None. ``live``: the monitor's
+    reviews of production answers, which need their time; otherwise reviews of the run's items."""
+    if live and review.answer != "live":
+        return "answer", "not_live", f"the monitor reads live reviews (answer: live), not {review.answer} ones"
+    if live and review.reviewed_at is None:
+        return "reviewed_at", "missing_field", "a live review needs its reviewed_at: the monitor tests in time order"
+    if not live and review.answer == "live":
         return "answer", "live_answer", "a live review has no item: it is evidence after the decision, not imported here"
     if review.answer == "replayed" and review.source != "ai":
         return "source", "bad_source", f"a replayed answer is the item's AI answer, not {review.source}"
@@ -154,7 +159,7 @@ def _keyed(raw: dict[str, Any], keys: dict[str, ReviewKey]) -> dict[str, Any]:
     return {**raw, "item_id": key.item_id, "answer": key.answer, "source": key.source}
 
 
-def _parsed(spec: ReviewFile, line: int, raw: Any, keys: dict[str, ReviewKey]) -> _Row | Quarantined:
+def _parsed(spec: ReviewFile, line: int, raw: Any, keys: dict[str, ReviewKey], live: bool) -> ReviewRow | Quarantined:
     """One row of a review file as a review, or why not."""
     source = spec.path
     if isinstance(raw, json.JSONDecodeError):
@@ -170,23 +175,23 @@ def _parsed(spec: ReviewFile, line: int, raw: Any, keys: dict[str, ReviewKey]) -
         reason, field = _reason(err)
         return _quarantined(source, line, field, reason, f"{err['msg']} (got {err.get('input')!r})", raw)
     assert spec.scale is not None  # ReviewsConfig.file_specs fills it in
-    problem = _judged(review, spec.scale)
+    problem = _judged(review, spec.scale, live)
     if problem is not None:
         return _quarantined(source, line, *problem, raw)
-    return _Row(source, line, raw, review, spec.scale)
+    return ReviewRow(source, line, raw, review, spec.scale)
 
 
-def _rows(spec: ReviewFile, keys: dict[str, ReviewKey]) -> Iterator[_Row | Quarantined]:
+def review_rows(spec: ReviewFile, keys: dict[str, ReviewKey], live: bool = False) -> Iterator[ReviewRow | Quarantined]:
     """Rows of a JSONL or CSV file, or the annotations of a Label Studio ``.json`` export (its line: the task number)."""
     path = Path(spec.path)
     if not path.exists():
         raise MissingInput(f"{path}: reviews file not found", file=path)
     rows = read_labelstudio_export(path) if path.suffix.lower() == ".json" else read_rows(path, boolean_columns(spec.columns))
     for line, raw in rows:
-        yield _parsed(spec, line, raw, keys)
+        yield _parsed(spec, line, raw, keys, live)
 
 
-def _unblinded(row: _Row, items: _Items) -> UnblindedReview | Quarantined:
+def _unblinded(row: ReviewRow, items: _Items) -> UnblindedReview | Quarantined:
     """The review matched to its item (a ticket id: to the ticket's last item), or unknown_item."""
     review = row.review
     item = review.item_id if review.item_id in items.refs else items.last.get(str(review.item_id))
@@ -210,7 +215,7 @@ def _content(review: UnblindedReview) -> str:
     return review.model_dump_json(exclude={"source_file", "line"})
 
 
-def _deduplicated(rows: list[tuple[_Row, UnblindedReview]]) -> tuple[list[UnblindedReview], list[Quarantined]]:
+def _deduplicated(rows: list[tuple[ReviewRow, UnblindedReview]]) -> tuple[list[UnblindedReview], list[Quarantined]]:
     """Exact repeats and conflicts of one review_id, then a named reviewer's second review of an answer."""
     contents: dict[str, set[str]] = {}
     for _, review in rows:
@@ -267,17 +272,17 @@ def import_reviews(specs: Sequence[ReviewFile], items_path: Path, out_path: Path
     """
     items = _Items.read(Path(items_path))
     keys = {k.review_id: k for k in read_jsonl(key_path, ReviewKey)} if key_path and Path(key_path).exists() else {}
-    matched: list[tuple[_Row, UnblindedReview]] = []
+    matched: list[tuple[ReviewRow, UnblindedReview]] = []
     rejected: list[Quarantined] = []
     read: dict[str, int] = {}
     for spec in specs:
         read.setdefault(spec.path, 0)
-        for row in _rows(spec, keys):
+        for row in review_rows(spec, keys):
             read[spec.path] += 1
             review = row if isinstance(row, Quarantined) else _unblinded(row, items)
             if isinstance(review, Quarantined):
                 rejected.append(review)
-            elif isinstance(row, _Row):
+            elif isinstance(row, ReviewRow):
                 matched.append((row, review))
     kept, bad = _deduplicated(matched)
     order = list(read)

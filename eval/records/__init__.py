@@ -14,6 +14,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from eval.records.base import Record, iso_8601 as _iso_8601, unset as _unset
 from eval.records.decisions import CategoryDecision, CutDecision, Decisions, EvidenceKind, Reason, Tier
+from eval.records.monitor import AssistLog, CategoryMonitor, LiveReview, Monitor
 
 Role = Literal["customer", "agent", "system", "note"]
 Side = Literal["human", "ai"]
@@ -300,4 +301,5 @@ class UnblindedReview(Record):
 
 
 # re-exported: every record is importable from eval.records, wherever it is defined
-__all__ = ["CategoryDecision", "CutDecision", "Decisions", "EvidenceKind", "Reason", "Record", "Tier"]
+__all__ = ["AssistLog", "CategoryDecision", "CategoryMonitor", "CutDecision", "Decisions", "EvidenceKind", "LiveReview",
+           "Monitor", "Reason", "Record", "Tier"]

@@ -14,7 +14,7 @@ Artifact = Literal[
     "manifest", "tickets", "quarantine", "items", "scores", "judge", "judge_rejected", "judge_pairwise",
     "judge_calibration", "packets", "key", "review_key", "blinding_audit", "app_ratings", "app_reviews", "ratings",
     "ratings_rejected", "reviews", "reviews_rejected", "agreement", "decisions", "router", "report_html",
-    "report_md", "figures", "monitor",
+    "report_md", "figures", "monitor", "live_reviews", "live_rejected", "assist_logs", "assist_rejected",
 ]
 
 NAMES: dict[Artifact, str] = {
@@ -44,6 +44,10 @@ NAMES: dict[Artifact, str] = {
     "report_md": "report.md",
     "figures": "figures",
     "monitor": "monitor.json",
+    "live_reviews": "live_reviews.jsonl",
+    "live_rejected": "live_reviews.rejected.jsonl",
+    "assist_logs": "assist_logs.jsonl",
+    "assist_rejected": "assist_logs.rejected.jsonl",
 }
 """Artifact → its name in the run folder (a folder for packets, router and figures)."""
 
