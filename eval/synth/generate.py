@@ -26,6 +26,7 @@ from eval.errors import UsageError
 from eval.store import atomic_writer
 from eval.synth.conversations import AnswerTruth, build_ticket
 from eval.synth.judge import JUDGE_STREAM, judge_lines, planted_judge
+from eval.synth.live import live_start, planted_tiers, write_live_period
 from eval.synth.panel import PANEL, assign, gold_expectation, ratings
 from eval.synth.phrases import Dice
 from eval.synth.truth import BY_NAME, CATEGORIES, RATED_TARGET, TIER_RULE, planted
@@ -52,6 +53,8 @@ class SynthSummary(BaseModel):
     agent_turns: int
     rated_items: int
     ratings: int
+    last_created_at: str | None = None
+    """``created_at`` of the last ticket (the live period starts the day after)."""
 
 
 @dataclass
@@ -184,8 +187,13 @@ def _write_truth(out: Path, seed: int, total: int, tallies: dict[str, CategoryTa
 
 def synth_to_dir(out_dir: Path, tickets: int, seed: int, advance: Callable[[int], None] | None = None,
                  workers: int = 2) -> SynthSummary:
-    """Write the six synthetic data files to ``out_dir``; same seed, same bytes."""
-    return write_synth(out_dir, tickets, seed, advance, workers, CHUNK)
+    """Write the six synthetic data files and the live period after them (``eval.synth.live``) to
+    ``out_dir``; same seed, same bytes."""
+    summary = write_synth(out_dir, tickets, seed, advance, workers, CHUNK)
+    if summary.last_created_at is not None:
+        start = live_start(summary.last_created_at)
+        summary.files.update(write_live_period(Path(out_dir), planted_tiers(), seed, start))
+    return summary
 
 
 def write_synth(out_dir: Path, tickets: int, seed: int, advance: Callable[[int], None] | None,
@@ -208,6 +216,7 @@ def write_synth(out_dir: Path, tickets: int, seed: int, advance: Callable[[int],
         r_fh = stack.enter_context(open(rows_path, "w", encoding="utf-8", newline="\n"))
         for chunk in _chunks(seed, tickets, workers, chunk_size):
             t_fh.write(chunk.tickets)
+            last = chunk.tickets
             a_fh.write(chunk.ai_answers)
             j_fh.write(chunk.judge)
             r_fh.write(chunk.truth_rows)
@@ -234,4 +243,5 @@ def write_synth(out_dir: Path, tickets: int, seed: int, advance: Callable[[int],
                TRUTH: n_ai},
         categories={name: t.tickets for name, t in tallies.items()},
         agent_turns=n_ai, rated_items=len(packets), ratings=len(rating_rows),
+        last_created_at=json.loads(last.rstrip("\n").rsplit("\n", 1)[-1])["created_at"],
     )
