@@ -47,7 +47,7 @@ def write_report(run_dir: Path, spec: ExampleSpec | None = None) -> ReportSummar
     examples = render_examples(picks, items, agent_texts)
     facts = data_facts(decisions, data.ticket_stats, n_items, data.ratings, data.manifest)
     report = build_report(decisions, data.raw_decisions, examples, data.ticket_stats, data.agreement, facts,
-                          data.manifest)
+                          data.manifest, data.monitor)
     figures = draw_all(decisions, tier_shares(decisions), data.agreement, folder.figures)
     html_path, md_path = folder.report_html, folder.report_md
     html = render_html(report, figures)

@@ -14,8 +14,9 @@ import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
 from eval.decide.gates import ASSIST_GATES, AUTOMATE_GATES, ELIGIBILITY_GATES, KIND_GATES
-from eval.records import CategoryDecision, Decisions
+from eval.records import CategoryDecision, Decisions, Monitor
 from eval.report.examples import Example
+from eval.report.rollout import MonitorRow, RolloutRow, monitor_rows, monitor_sentence, rollout_rows
 from eval.report.sources import TicketStats
 from eval.report.words import (
     NEXT_TIER,
@@ -97,6 +98,10 @@ class Report:
     span_days: float | None
     judge_note: str = ""
     """Where the judge disagrees with reviewers most ("" without a judge)."""
+    rollout: tuple[RolloutRow, ...] = ()
+    monitoring: tuple[MonitorRow, ...] = ()
+    monitor_note: str = ""
+    """Per watched category the tier decided and now (empty until ``support-eval monitor`` has run)."""
 
 
 def tier_shares(decisions: Decisions) -> tuple[TierShare, ...]:
@@ -224,7 +229,7 @@ def data_facts(decisions: Decisions, stats: TicketStats, items: int, ratings: pd
 
 def build_report(
     decisions: Decisions, raw: dict[str, Any], examples: dict[str, list[Example]], stats: TicketStats,
-    agreement: dict[str, Any], facts: dict[str, Any], manifest: dict[str, Any],
+    agreement: dict[str, Any], facts: dict[str, Any], manifest: dict[str, Any], monitor: Monitor | None = None,
 ) -> Report:
     """Pure: the run's decisions and side tables -> everything the renderers show."""
     loads = workloads(stats)
@@ -243,6 +248,8 @@ def build_report(
         confidence=float(decisions.policy.get("confidence", 0.95)),
         sentences=summary_sentences(decisions, shares, loads), evidence=evidence_sentences(decisions),
         judge_note=judge_disagreement(decisions.categories),
+        rollout=rollout_rows(list(decisions.categories), monitor), monitoring=monitor_rows(monitor),
+        monitor_note=monitor_sentence(monitor),
         categories=views, data=facts, policy=decisions.policy, method=decisions.method, agreement=agreement,
         reviewers_note=decisions.reviewers_note, span_days=span_days(stats),
     )

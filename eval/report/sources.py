@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from eval.errors import MissingInput
 from eval.decide import read_scores
 from eval.ratings.importer import read_ratings
-from eval.records import Decisions, Item
+from eval.records import Decisions, Item, Monitor
 from eval.run.folder import RunFolder
 from eval.run.manifest import load_manifest
 from eval.store import RecordError, read_jsonl
@@ -52,6 +52,8 @@ class RunData:
     ratings: pd.DataFrame
     scores: pd.DataFrame | None
     ticket_stats: TicketStats
+    monitor: Monitor | None = None
+    """RUN/monitor.json where ``support-eval monitor`` has run."""
 
 
 def read_json_file(path: Path) -> Any:
@@ -129,8 +131,10 @@ def load_run(run_dir: Path) -> RunData:
     ratings = read_ratings(folder.ratings) if folder.ratings.exists() else pd.DataFrame(
         columns=["item_id", "category", "reviewer", "score_ai", "score_human", "critical_ai"])
     scores = read_scores(folder.scores) if folder.scores.exists() else None
+    monitor_path = folder.path("monitor")
+    monitor = Monitor.model_validate(read_json_file(monitor_path)) if monitor_path.exists() else None
     return RunData(
         run_dir=run_dir, decisions=decisions, raw_decisions=raw, agreement=agreement,
         manifest=load_manifest(run_dir), ratings=ratings, scores=scores,
-        ticket_stats=read_ticket_stats(run_dir),
+        ticket_stats=read_ticket_stats(run_dir), monitor=monitor,
     )

@@ -273,3 +273,25 @@ def test_category_without_ratings_and_a_judge_field_render(run, tmp_path: Path) 
     assert ("The judge gave verdicts on 120 answers (2 failed); it agrees with reviewers 0.31 of the time (reviewers "
             "with each other 0.70) and prefers the AI answer 20 percentage points more often") in html
     assert "The judge disagrees with reviewers most in " + raw["categories"][0]["category"].replace("_", " ").capitalize() in html
+
+
+def test_rollout_plan_and_monitoring_section(run, tmp_path: Path) -> None:
+    from eval.records import CategoryMonitor, Monitor
+
+    copy = tmp_path / "run"
+    shutil.copytree(run[0], copy, ignore=shutil.ignore_patterns("report.*", "figures"))
+    decisions = read_decisions(copy / "decisions.json")[0]
+    automated = next(c for c in decisions.categories if c.tier == "automate")
+    monitor = Monitor(alpha=0.05, horizon_weeks=52, reviews=1040, assist_logs=0, categories=[CategoryMonitor(
+        category=automated.category, tier_decided="automate", tier="assist", changed_at="2026-04-08T02:39:54Z",
+        reason="demoted: harmful in 9 of the last 80 reviews", evidence={})])
+    (copy / "monitor.json").write_text(monitor.model_dump_json())
+    write_report(copy)
+    html, md = (copy / "report.html").read_text(encoding="utf-8"), (copy / "report.md").read_text(encoding="utf-8")
+    name = automated.category.replace("_", " ").capitalize()
+    for text in (html, md):
+        assert f"{name} demoted to assist (2026-04-08)" in text
+        assert "After the decision: monitoring" in text and "harmful in 9 of the last 80 reviews" in text
+        assert "Rollout plan" in text
+    stages = re.findall(r'data-field="stage" data-value=\'"(\w+)"\'', html)
+    assert len(stages) == len(decisions.categories) and set(stages) <= {"shadow", "assist", "automate"}
