@@ -61,17 +61,24 @@ def test_a_lenient_judge_at_the_margin_does_not_pass_non_inferiority_more_often(
     assert np.median([r["ppi_width"] / r["ratings_only_width"] for r in runs]) < 0.95
 
 
-def test_decide_uses_judge_verdicts_on_preference_only_ratings():
-    """Wiring: decide() reads a judge table, and the win-rate gate becomes prediction-powered."""
-    rng = np.random.default_rng(3)
-    ratings = preference_ratings(rng, 0.55, tickets=160)
+def _judged_preferences(rng: np.random.Generator, tickets: int, unrated: int):
+    """Preference-only ratings, their items plus ``unrated`` items of one ticket each, and a judge that
+    agrees with the reviewers on the rated items (noise elsewhere)."""
+    ratings = preference_ratings(rng, 0.55, tickets=tickets)
     items = ratings[["item_id", "ticket_id", "category"]].drop_duplicates()
-    extra = pd.DataFrame({"item_id": [f"X{i}#1" for i in range(600)], "ticket_id": [f"X{i}" for i in range(600)],
+    extra = pd.DataFrame({"item_id": [f"X{i}#1" for i in range(unrated)], "ticket_id": [f"X{i}" for i in range(unrated)],
                           "category": items["category"].iloc[0]})
     items = pd.concat([items, extra], ignore_index=True)
     win = ratings["preference"].map({"ai": 1.0, "human": 0.0}).fillna(0.5).groupby(ratings["item_id"]).mean()
-    judge = pd.DataFrame({"item_id": items["item_id"]})
-    judge["judge_win"] = judge["item_id"].map(win).fillna(pd.Series(rng.random(len(judge)), index=judge.index))
+    judge = pd.DataFrame({"item_id": items["item_id"],
+                          "judge_win": items["item_id"].map(win).fillna(pd.Series(rng.random(len(items))))})
+    return ratings, items, judge
+
+
+def test_decide_uses_judge_verdicts_on_preference_only_ratings():
+    """Wiring: decide() reads a judge table, and the win-rate gate becomes prediction-powered."""
+    rng = np.random.default_rng(3)
+    ratings, items, judge = _judged_preferences(rng, 160, 600)
     decided = decide(ratings, items, None, POLICY, rng, judge=judge).categories[0]
     w = decided.estimates["win_rate_ai"]
     assert w["method"] == "prediction-powered" and w["unrated"] == 600
@@ -82,15 +89,8 @@ def test_decide_uses_judge_verdicts_on_preference_only_ratings():
 
 def test_cuts_are_prediction_powered_too():
     rng = np.random.default_rng(4)
-    ratings = preference_ratings(rng, 0.55, tickets=200)
-    items = ratings[["item_id", "ticket_id", "category"]].drop_duplicates()
-    extra = pd.DataFrame({"item_id": [f"X{i}#1" for i in range(400)], "ticket_id": [f"X{i}" for i in range(400)],
-                          "category": items["category"].iloc[0]})
-    items = pd.concat([items, extra], ignore_index=True)
+    ratings, items, judge = _judged_preferences(rng, 200, 400)
     items[column("language")] = np.where(items["ticket_id"].str[-1].isin(list("01234")), "en", "de")
-    win = ratings["preference"].map({"ai": 1.0, "human": 0.0}).fillna(0.5).groupby(ratings["item_id"]).mean()
-    judge = pd.DataFrame({"item_id": items["item_id"],
-                          "judge_win": items["item_id"].map(win).fillna(pd.Series(rng.random(len(items))))})
     policy = Policy(cut_by=["language"], min_rated=20)
     cuts = decide(ratings, items, None, policy, rng, judge=judge).categories[0].cuts or []
     assert {c.value for c in cuts} == {"en", "de"}
