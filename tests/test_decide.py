@@ -248,21 +248,3 @@ def test_demo_reaches_the_planted_tiers_and_flags_the_careless_reviewer(tmp_path
     assert decisions.reviewers_excluded == careless
     assert {c.category: c.tier for c in decisions.categories} == {
         name: cat["tier"] for name, cat in truth["categories"].items()}
-
-
-def test_an_audit_larger_than_a_weeks_volume_audits_everything_for_enough_weeks() -> None:
-    from eval.decide.planning import within_volume
-    from eval.records import CategoryDecision
-
-    def cat(name: str, n: int | None) -> CategoryDecision:
-        return CategoryDecision(category=name, tier="automate" if n else "human", tickets=1, volume_share=0.5,
-                                rated_items=300, estimates={}, reasons=[], ratings_needed=None,
-                                audit_sample_per_week=n, audit_text="exact test")
-
-    small, large, human = within_volume([cat("small", 1243), cat("large", 300), cat("human", None)],
-                                         {"small": 52.6, "large": 4000.0, "human": 10.0})
-    assert (small.audit_sample_per_week, small.audit_weeks) == (53, 24)  # 1243 / 52.6 = 23.6 weeks
-    assert small.audit_text.startswith("audit every AI answer (about 53 a week) for 24 weeks")
-    assert (large.audit_sample_per_week, large.audit_weeks) == (300, None)
-    assert large.audit_text == "audit 300 AI answers a week: exact test"
-    assert human.audit_sample_per_week is None and human.ai_answers_per_week == 10.0

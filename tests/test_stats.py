@@ -127,20 +127,6 @@ def test_more_items_for_rate_bound_reaches_power():
     assert stats.more_items_for_rate_bound(100, 3, 0.02, 0.95, 0.8) is None
 
 
-def test_audit_sample_size_has_its_size_and_power():
-    n = stats.audit_sample_size(0.02, 2.0, 0.05, 0.9)
-    cutoff = sps.binom.isf(0.05, n, 0.02)
-    assert sps.binom.sf(cutoff, n, 0.02) <= 0.05
-    assert sps.binom.sf(cutoff, n, 0.04) >= 0.9
-    # normal approximation to the one-sample proportion test gives about the same size
-    z = (sps.norm.isf(0.05) * np.sqrt(0.02 * 0.98) + sps.norm.isf(0.1) * np.sqrt(0.04 * 0.96)) / 0.02
-    assert n == pytest.approx(z ** 2, rel=0.15)
-    # and it is the smallest such n (power is saw-toothed in n, so check every smaller one)
-    smaller = np.arange(1, n)
-    assert not (sps.binom.sf(sps.binom.isf(0.05, smaller, 0.02), smaller, 0.04) >= 0.9).any()
-    assert stats.audit_sample_size(0.0, 2.0, 0.05, 0.9) is None
-
-
 def test_rounded_is_json_safe():
     assert stats.rounded({"a": [1.23456789, float("nan")], "b": {"c": float("inf"), "d": 2}}) == {
         "a": [1.234568, None], "b": {"c": None, "d": 2}}

@@ -122,7 +122,7 @@ def decide_to_file(run_dir: Path, policy: Policy, seed: int) -> Decisions:
                   if recorded and folder.tickets.exists() else None)
     decisions = decide(ratings, items, scores, policy, np.random.default_rng(seed), exclusion, reviews, covariates,
                        judge_table(folder), reviews_exclusion)
-    categories = within_volume(_with_judge(run_dir, decisions, policy), _weekly_items(run_dir, items))
+    categories = within_volume(_with_judge(run_dir, decisions, policy), _weekly_items(run_dir, items), policy)
     decisions = decisions.model_copy(update={"seed": seed, "categories": categories})
     write_json(folder.decisions, stats.rounded(decisions.model_dump(mode="json")))
     return decisions

@@ -92,11 +92,11 @@ def decide_category(
         gates_alone = eligibility(cat, est.ratings_only, alpha, policy) + tier_gates(est.ratings_only, policy, level, None)
         alone = ratings_needed(tier_of(gates_alone + (extra or [])), gates_alone + (extra or []), est.ratings_only,
                                policy, level)[0]
-    audit, audit_text = audit_plan(est, policy) if tier == "automate" and est is not None else (None, "")
+    audit_text = audit_plan(est, policy) if tier == "automate" and est is not None else ""
     return CategoryDecision(
         category=cat, tier=tier, tickets=tickets, volume_share=volume_share,
         rated_items=est.rated_items if est else 0, estimates=est.estimates if est else {},
         reasons=reasons, ratings_needed=need, ratings_needed_by_gate=by_gate, ratings_needed_text=need_text,
         effective_ratings=est.effective_ratings if est else None, ratings_needed_ratings_only=alone,
-        audit_sample_per_week=audit, audit_text=audit_text,
+        audit_text=audit_text,
     )

@@ -190,21 +190,6 @@ def more_items_for_rate_bound(
     return None if total is None else max(0, total - n)
 
 
-def audit_sample_size(base_rate: float, multiplier: float, alpha: float, power: float) -> int | None:
-    """Items to audit so an exact one-sided binomial test at ``alpha`` flags ``multiplier`` x
-    ``base_rate`` with probability ``power``: alarm when failures exceed the ``1 - alpha``
-    quantile under the base rate.
-    """
-    raised = base_rate * multiplier
-    if base_rate <= 0 or raised >= 1:
-        return None
-
-    def works(m: np.ndarray) -> np.ndarray:
-        return sps.binom.sf(sps.binom.isf(alpha, m, base_rate), m, raised) >= power
-
-    return _smallest_n(works, 1)
-
-
 @dataclass(frozen=True)
 class ClusteredMeans:
     """Per column: ratio-of-sums mean over defined values, percentile interval, bootstrap SE."""

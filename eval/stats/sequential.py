@@ -27,8 +27,9 @@ e-values:
 Threshold and why it is valid: under the null E[S_n | past] <= S_{n-1} + 1, so S_n + (N - n) is a
 non-negative supermartingale for n <= N starting at S_0 + N = N + 1, and Ville's inequality gives
 P(S_n >= c for some n <= N) <= (N + 1) / c. With c = (N + 1) / alpha_each the chance of a false alarm
-within N audits is at most alpha_each; ``alpha_each = alpha / (2 * categories)`` (:func:`split_alpha`)
-makes the chance of any false alarm, over all categories and both tests, at most alpha (Bonferroni).
+within N audits is at most alpha_each; :func:`split_alpha` divides alpha by the number of tests (two per
+automated category, one per assist category), so the chance of any false alarm, over all categories and
+tests, is at most alpha (Bonferroni).
 Past the horizon N the guarantee no longer holds: the plan must be renewed.
 
 Written here rather than taken from ``confseq`` (MIT): it gives confidence sequences and e-processes
@@ -94,9 +95,10 @@ class DetectorState(BaseModel):
     """Largest log of the detector (the mean of the S_n over alternatives) seen so far."""
 
 
-def split_alpha(alpha: float, categories: int) -> float:
-    """Each detector's share of the family-wise alpha: two tests per automated category (Bonferroni)."""
-    return alpha / (2 * max(categories, 1))
+def split_alpha(alpha: float, automated: int, assisted: int = 0) -> float:
+    """Each detector's share of the family-wise alpha (Bonferroni): two tests per automated category,
+    one per assist category (harm on its reviewed drafts), as the monitor runs them."""
+    return alpha / max(2 * automated + assisted, 1)
 
 
 def _threshold(alpha_each: float, horizon: int) -> float:
