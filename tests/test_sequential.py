@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
 import numpy as np
 import pytest
 
@@ -29,6 +34,7 @@ def test_thresholds_and_alternatives() -> None:
     harm = sq.harm_spec(0.02, sq.split_alpha(0.05, 4), 2080)
     assert harm.alternatives == pytest.approx((0.04, 0.08, 0.16))
     assert harm.threshold == pytest.approx(2081 / (0.05 / 8))
+    assert sq.split_alpha(0.05, 2, 1) == pytest.approx(0.01)  # 2 tests per automated category, 1 per assist one
     assert max(sq.harm_spec(0.3, 0.01, 10).alternatives) < 1  # 8x 0.3 is capped halfway to 1
     bets = sq.score_spec(4.0, 0.5, 0.01, 10).alternatives
     assert max(bets) < 1 / (5 - 3.5)
@@ -96,3 +102,38 @@ def test_a_late_drift_is_caught_about_as_fast_as_an_early_one() -> None:
         delays.append(np.median(times - good))
     assert delays[1] <= 1.2 * delays[0]
     assert 100 < delays[0] < 300  # about 4-5 weeks at 40 audits a week
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    """benchmarks/monitor_detection.py, whose small versions these are (it is a script, not a package)."""
+    path = Path(__file__).parents[1] / "benchmarks" / "monitor_detection.py"
+    spec = importlib.util.spec_from_file_location("monitor_detection", path)
+    assert spec is not None and spec.loader is not None
+    module = sys.modules["monitor_detection"] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_scores_have_the_stated_moments(bench: ModuleType) -> None:
+    a, b = bench.beta_params(4.3, 0.8)
+    x = 1 + 4 * np.random.default_rng(0).beta(a, b, 200_000)
+    assert (x.mean(), x.std()) == pytest.approx((4.3, 0.8), abs=0.01)
+
+
+def test_bench_a_drift_to_10_percent_harm_and_lower_scores_is_caught_within_8_weeks(bench: ModuleType) -> None:
+    delays = bench.drift_delays(np.random.default_rng(1), 200, 40, bench.Drift(0.10, 3.4))
+    assert ((delays > 0) & (delays <= 8)).mean() >= 0.95
+    harm_only = bench.drift_delays(np.random.default_rng(2), 200, 40, bench.Drift(0.10, 4.3), ("harm",))
+    assert 2 < np.median(harm_only) < 8  # the flags alone are slower: the scores carry more signal
+
+
+def test_bench_b_a_year_of_stable_categories_rarely_demotes_any(bench: ModuleType) -> None:
+    assert bench.false_demotions(np.random.default_rng(3), 200, 40) <= 0.05
+
+
+def test_bench_c_more_audits_catch_a_harm_drift_sooner(bench: ModuleType) -> None:
+    rng = np.random.default_rng(4)
+    medians = [bench.quantiles(bench.drift_delays(rng, 100, n, bench.Drift(0.16, 4.3), ("harm",)))[0]
+               for n in (20, 80)]
+    assert 0 < medians[1] < medians[0] < 5
