@@ -57,12 +57,13 @@ class Policy(BaseModel):
     audit_power: float = Field(default=0.9, gt=0, lt=1)
     """The audit plan says within how many weeks a raised harmful rate is caught this often."""
     audit_alpha: float = Field(default=0.05, gt=0, lt=1)
-    """Chance of any false demotion over all automated categories, both live tests and the horizon."""
+    """Chance of any false demotion over every monitored category and test and the horizon."""
     audit_rate_multiplier: float = Field(default=2.0, gt=1)
     """The audit plan gives detection delays for this and twice this multiple of the automate limit."""
     audit_hours_per_week: float = Field(default=10.0, gt=0)
     """QA reviewer hours a week for live audits, shared over the automated categories."""
     audit_minutes_per_review: float = Field(default=3.0, gt=0)
+    """QA minutes per audited answer: with the hours, the audits a week there are to share."""
     monitor_horizon_weeks: int = Field(default=52, ge=1)
     """Weeks the demotion thresholds cover at the planned audit rate; past them the plan is renewed."""
     reviewers: ReviewerPolicy = ReviewerPolicy()
