@@ -11,12 +11,13 @@ months of good audits a betting e-process has lost almost all its wealth and nee
 climb back, so a late drift is caught late. An e-detector restarts at every audit: it is the
 Shiryaev-Roberts (SR) sum of e-processes, one started at each audit,
 
-    S_n = L_n * (S_{n-1} + 1),        S_0 = 1,
+    S_n = L_n * (S_{n-1} + 1),        S_0 = 1 (one e-process counted as started at the decision),
 
 where L_n is the e-value of audit n (E[L_n | past] <= 1 under the null). Every alternative keeps its
 own S; the detector is their equal-weight mean. SR rather than CUSUM (max instead of sum) because the
-mean of SR statistics is exactly the SR statistic of the mixed e-values, so the mixture stays a
-three-number recursion; CUSUM <= SR, so SR also alarms no later.
+mean of SR statistics is exactly the SR sum of the mixed e-processes, so the mixture stays a recursion
+on one number per alternative (a CUSUM of the mixture would need every start time); CUSUM <= SR, so
+at the same threshold SR alarms no later.
 
 e-values:
 - harm: likelihood ratios L = (p/p0)^x ((1-p)/(1-p0))^(1-x) for a grid of p above p0 (2x, 4x, 8x
