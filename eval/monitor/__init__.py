@@ -14,12 +14,13 @@ from pathlib import Path
 from eval.config import ReviewFile
 from eval.errors import MissingInput
 from eval.monitor.assist import draft_gates, edit_summary, promotion_reason
-from eval.monitor.detect import DOWN, detect, tests_count, watched
+from eval.monitor.detect import DOWN, detect, watched
 from eval.monitor.inputs import Imported, assist_logs, live_reviews
 from eval.policy import Policy
 from eval.records import AssistLog, CategoryDecision, CategoryMonitor, Decisions, LiveReview, Monitor
 from eval.run.folder import RunFolder
 from eval.report.sources import read_decisions
+from eval.stats.sequential import split_alpha
 from eval.store import write_json, write_jsonl
 
 
@@ -49,8 +50,8 @@ def _category(decision: CategoryDecision, reviews: list[LiveReview], logs: list[
 
 def monitor(decisions: Decisions, reviews: list[LiveReview], logs: list[AssistLog], policy: Policy) -> Monitor:
     """Pure: the decision and everything reviewed and logged since (time order) -> the tier now per category."""
-    tests = max(tests_count(decisions.categories), 1)
-    alpha_each = policy.audit_alpha / tests
+    tiers = [d.tier for d in decisions.categories]
+    alpha_each = split_alpha(policy.audit_alpha, tiers.count("automate"), tiers.count("assist"))
     categories = [
         _category(d, [r for r in reviews if r.category == d.category], [log for log in logs if log.category == d.category],
                   policy, alpha_each)
@@ -68,7 +69,7 @@ def monitor_to_file(run_dir: Path, reviews: Sequence[ReviewFile], logs: Sequence
     if not folder.decisions.exists():
         raise MissingInput(f"{folder.decisions}: no decisions yet; run decide first", file=folder.decisions)
     decisions = read_decisions(folder.decisions)[0]
-    live = live_reviews(reviews, folder.path("live_reviews"))
+    live = live_reviews(reviews, folder.path("live_reviews"), folder.audit_key)
     assisted = assist_logs(logs, folder.path("assist_logs"))
     result = monitor(decisions, live.kept, assisted.kept, policy)
     write_jsonl(folder.path("live_reviews"), live.kept)

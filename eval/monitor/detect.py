@@ -44,11 +44,6 @@ def watched(decision: CategoryDecision) -> bool:
     return decision.tier in ("automate", "assist")
 
 
-def tests_count(decisions: list[CategoryDecision]) -> int:
-    """Tests the alpha is split over: two per automated category, one per assist one."""
-    return sum(2 if d.tier == "automate" else 1 for d in decisions if watched(d))
-
-
 def _observations(reviews: list[LiveReview], test: str) -> tuple[np.ndarray, list[LiveReview]]:
     used = [r for r in reviews if (r.critical if test == "harm" else r.score) is not None]
     values = [float(bool(r.critical)) if test == "harm" else float(r.score or 0.0) for r in used]

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from eval.config import ReviewFile
 from eval.errors import MissingInput
-from eval.ratings.reviews import ReviewRow, review_rows, to_five
+from eval.ratings.reviews import ReviewRow, read_keys, review_rows, to_five
 from eval.ratings.rows import read_rows
 from eval.records import AssistLog, LiveReview, Quarantined
 from eval.store import read_jsonl
@@ -66,13 +66,15 @@ def _merge(out: Imported, seen: dict[str, str], key: str, record: LiveReview | A
                                         detail=f"{key} was kept before with other content: the first stays", raw=raw))
 
 
-def live_reviews(specs: Sequence[ReviewFile], kept_path: Path) -> Imported:
-    """The live reviews kept so far plus those of ``specs`` (JSONL or CSV, each on its own scale)."""
+def live_reviews(specs: Sequence[ReviewFile], kept_path: Path, audit_key: Path | None = None) -> Imported:
+    """The live reviews kept so far plus those of ``specs`` (JSONL or CSV, each on its own scale). Rows of
+    audit packets (the app's export, a filled packet) carry only their review_id: ``audit_key`` completes them."""
     previous = list(read_jsonl(kept_path, LiveReview)) if kept_path.exists() else []
     out = Imported(kept=list(previous))
     seen = {r.review_id: _content(r) for r in previous}
+    keys = read_keys(None, audit_key)
     for spec in specs:
-        for row in review_rows(spec, {}, live=True):
+        for row in review_rows(spec, keys, live=True):
             if isinstance(row, Quarantined):
                 out.read += 1
                 out.rejected.append(row)

@@ -74,8 +74,6 @@ class CategoryDecision(Record):
     audit_text: str = ""
     ai_answers_per_week: float | None = None
     """Agent turns a week in this category over the tickets' created_at span (None: no dates)."""
-    audit_weeks: int | None = None
-    """Weeks of auditing every AI answer it takes to reach the audit sample, when a week has fewer."""
     judge: dict[str, Any] | None = None
     """The pairwise judge's evidence (eval.judges.evidence) when a judge ran; never part of a gate."""
     cuts: list[CutDecision] | None = Field(default=None, exclude_if=_unset)
