@@ -197,32 +197,33 @@ def packets(
     run_dir: Annotated[Path, typer.Argument(help="an existing run folder (items.jsonl, scores.jsonl)")],
     reviewers: Annotated[str, typer.Option(help="comma-separated reviewer names, e.g. qa_01,qa_02,qa_03")],
     per_reviewer: Annotated[int, typer.Option(min=1, help="most ratings any one reviewer is given")],
-    kind: Annotated[Literal["paired", "single"], typer.Option(
-        help="paired: both answers side by side; single: one answer per row (the AI's or the human's)")] = "paired",
+    kind: Annotated[Literal["paired", "single", "audit"], typer.Option(help="paired: both answers side by side; "
+        "single: one answer per row (the AI's or the human's); audit: a random sample of live AI answers")] = "paired",
+    live: Annotated[Path | None, typer.Option(help="--kind audit: live tickets (tickets.jsonl; "
+        "the AI's answers are agent turns with author_type bot), drawn from as decisions.json plans")] = None,
+    seed: Annotated[int | None, typer.Option(help="seed of the draw (default: the run config's)")] = None,
 ) -> None:
-    """Draw blind rating packets per reviewer, the key, reviewer links and the blinding audit."""
-    from eval.ratings.packets import PacketSpec, guidelines_of_run, packets_table, policy_of_run, write_packets
+    """Draw blind rating packets per reviewer, the key, reviewer links and the blinding audit (or audit packets)."""
+    from eval.ratings.audit import audit_table, write_audit_packets
+    from eval.ratings.packets import PacketSpec, guidelines_of_run, policy_of_run, write_packets
+    from eval.tables import print_packets
 
     with _user_errors():
-        spec = PacketSpec(tuple(r.strip() for r in reviewers.split(",") if r.strip()), per_reviewer)
-        policy, seed = policy_of_run(run_dir)
-        summary = write_packets(run_dir, spec, policy, seed, guidelines_of_run(run_dir), kind)
-    out.print(packets_table(summary))
-    audit = summary.audit
-    out.print(f"{summary.items} items, {summary.ratings} ratings for {len(summary.reviewers)} reviewers "
-              f"(round {summary.round}); blinding audit AUC before stripping "
-              f"{_auc(audit.auc_before if audit else None)}, after {_auc(audit.auc_after if audit else None)}")
-    for note in summary.notes:
-        console.print(f"[yellow]note:[/yellow] {note}")
-    if audit and audit.warning:
-        console.print(f"[yellow]warning:[/yellow] blinding audit: {audit.warning}")
+        if (kind == "audit") != (live is not None):
+            raise UsageError("--live goes with --kind audit, and --kind audit needs --live")
+        spec = PacketSpec(tuple(r.strip() for r in reviewers.split(",") if r.strip()), per_reviewer,
+                          raters=1 if kind == "audit" else 2)
+        policy, run_seed = policy_of_run(run_dir)
+        seed = run_seed if seed is None else seed
+        if live is not None:
+            audit = write_audit_packets(run_dir, spec, live, policy, seed)
+            out.print(audit_table(audit))
+            return _paths("Wrote", [Path(f) for f in audit.files])
+        summary = write_packets(run_dir, spec, policy, seed, guidelines_of_run(run_dir), kind)  # type: ignore[arg-type]
+    print_packets(out, console, summary)
     folder = RunFolder(run_dir)
     _paths("Wrote", [folder.path("packets"), folder.review_key if kind == "single" else folder.key,
                      folder.path("blinding_audit")])
-
-
-def _auc(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.4f}"
 
 
 @app.command()

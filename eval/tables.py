@@ -167,3 +167,22 @@ def monitor_table(result: Any) -> Table:
         table.add_row(c.category, c.tier_decided, f"[{style}]{c.tier}[/{style}]" if style else c.tier,
                       str(c.evidence.get("reviews", 0)), f"{c.changed_at or '-'}: {c.reason}")
     return table
+
+
+def _auc(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def print_packets(out: Console, console: Console, summary: Any) -> None:
+    """The packets table, counts, the blinding audit's AUCs, notes and warnings (on ``console``)."""
+    from eval.ratings.packets import packets_table
+
+    out.print(packets_table(summary))
+    audit = summary.audit
+    out.print(f"{summary.items} items, {summary.ratings} ratings for {len(summary.reviewers)} reviewers "
+              f"(round {summary.round}); blinding audit AUC before stripping "
+              f"{_auc(audit.auc_before if audit else None)}, after {_auc(audit.auc_after if audit else None)}")
+    for note in summary.notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
+    if audit and audit.warning:
+        console.print(f"[yellow]warning:[/yellow] blinding audit: {audit.warning}")

@@ -26,7 +26,7 @@ the answer they reviewed, as the blind key unblinds paired ratings.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -41,7 +41,7 @@ from eval.ratings.importer import read_item_index
 from eval.ratings.labelstudio import read_labelstudio_export
 from eval.ratings.rows import read_rows
 from eval.ratings.scorecard import CellError, boolean_columns, mapped_row
-from eval.ratings.single import ReviewKey
+from eval.ratings.single import KEYED, AuditKey, ReviewKey
 from eval.records import Quarantined, Review, ReviewScale, UnblindedReview
 from eval.store import read_jsonl, write_jsonl
 
@@ -52,6 +52,8 @@ RejectReason = Literal[
 COLUMNS = ("review_id", "item_id", "ticket_id", "category", "side", "answer", "source", "reviewer", "score",
            "acceptable", "critical")
 """The columns of ``read_reviews`` (what decide reads)."""
+Keys = Mapping[str, ReviewKey | AuditKey]
+"""review_id → the key entry naming what it reviewed (review key and audit key)."""
 KINDS = ("replayed-ai", "historical-human", "historical-ai")
 """answer-source pairs always counted in the summary, even at zero."""
 
@@ -148,18 +150,19 @@ def _judged(review: Review, scale: ReviewScale, live: bool) -> tuple[str, Reject
     return None
 
 
-def _keyed(raw: dict[str, Any], keys: dict[str, ReviewKey]) -> dict[str, Any]:
-    """A row of a single-answer packet with its item and answer from the review key (other rows as they are).
+def _keyed(raw: dict[str, Any], keys: Keys) -> dict[str, Any]:
+    """A row of a single-answer packet with its item and answer from the review key (other rows as they are);
+    a row of an audit packet with its live answer's ticket, turn and category from the audit key.
 
     The key wins: a filled packet's ``answer`` column is the text the reviewer read, not the answer kind.
     """
     key = keys.get(str(raw.get("review_id")))
     if key is None:
         return raw
-    return {**raw, "item_id": key.item_id, "answer": key.answer, "source": key.source}
+    return {**raw, **key.model_dump(include=set(KEYED))}
 
 
-def _parsed(spec: ReviewFile, line: int, raw: Any, keys: dict[str, ReviewKey], live: bool) -> ReviewRow | Quarantined:
+def _parsed(spec: ReviewFile, line: int, raw: Any, keys: Keys, live: bool) -> ReviewRow | Quarantined:
     """One row of a review file as a review, or why not."""
     source = spec.path
     if isinstance(raw, json.JSONDecodeError):
@@ -181,7 +184,7 @@ def _parsed(spec: ReviewFile, line: int, raw: Any, keys: dict[str, ReviewKey], l
     return ReviewRow(source, line, raw, review, spec.scale)
 
 
-def review_rows(spec: ReviewFile, keys: dict[str, ReviewKey], live: bool = False) -> Iterator[ReviewRow | Quarantined]:
+def review_rows(spec: ReviewFile, keys: Keys, live: bool = False) -> Iterator[ReviewRow | Quarantined]:
     """Rows of a JSONL or CSV file, or the annotations of a Label Studio ``.json`` export (its line: the task number)."""
     path = Path(spec.path)
     if not path.exists():
@@ -261,17 +264,29 @@ def _counts(specs: Sequence[ReviewFile], read: dict[str, int], kept: list[Unblin
     return per_file, by_reason, by_kind
 
 
+def read_keys(review_key: Path | None, audit_key: Path | None = None) -> dict[str, ReviewKey | AuditKey]:
+    """The review key and the audit key, where they exist, by review_id."""
+    keys: dict[str, ReviewKey | AuditKey] = {}
+    if review_key is not None and Path(review_key).exists():
+        keys.update((k.review_id, k) for k in read_jsonl(Path(review_key), ReviewKey))
+    if audit_key is not None and Path(audit_key).exists():
+        keys.update((k.review_id, k) for k in read_jsonl(Path(audit_key), AuditKey))
+    return keys
+
+
 def import_reviews(specs: Sequence[ReviewFile], items_path: Path, out_path: Path, rejections_path: Path,
-                   key_path: Path | None = None) -> ReviewsSummary:
+                   key_path: Path | None = None, audit_key_path: Path | None = None) -> ReviewsSummary:
     """Review files (each with its scale and columns filled in) into ``out_path``, rejected rows into ``rejections_path``.
 
-    ``key_path``, the review key of single-answer packets where there is one, names what their rows reviewed.
+    ``key_path``, the review key of single-answer packets where there is one, names what their rows reviewed;
+    ``audit_key_path`` names the live answers of audit packets, whose reviews are rejected here (``live_answer``:
+    the monitor reads them).
 
     ``out_path`` is rewritten from ``specs`` alone, so pass every review file. Both files are
     private (0600): they say which answer is the AI's.
     """
     items = _Items.read(Path(items_path))
-    keys = {k.review_id: k for k in read_jsonl(key_path, ReviewKey)} if key_path and Path(key_path).exists() else {}
+    keys = read_keys(key_path, audit_key_path)
     matched: list[tuple[ReviewRow, UnblindedReview]] = []
     rejected: list[Quarantined] = []
     read: dict[str, int] = {}

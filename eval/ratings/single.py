@@ -36,6 +36,24 @@ class ReviewKey(Record):
     round: int = 0
 
 
+class AuditKey(Record):
+    """Maps an audit packet's review_id to the live AI answer shown (``RUN/audit_key.jsonl``): its ticket, turn
+    and category, so its review reads as a live review (DESIGN.md Review, ``answer: live``)."""
+
+    review_id: str
+    answer: Literal["live"] = "live"
+    source: Literal["ai"] = "ai"
+    ticket_id: str
+    turn_index: int
+    category: str
+    reviewer: str | None = None
+    round: int = 0
+
+
+KEYED = ("item_id", "answer", "source", "ticket_id", "turn_index", "category")
+"""The fields a key entry gives the review row of its review_id."""
+
+
 class SingleRow(BaseModel):
     """One line of a reviewer's single-answer packet: what they see, and the empty review cells."""
 
@@ -63,6 +81,8 @@ class BlindReview(BaseModel):
     critical: bool
     comment: str = ""
     seconds: float | None = None
+    reviewed_at: str | None = None
+    """When the app stored it."""
 
 
 def balance(assignments: list[Assignment], rng: np.random.Generator) -> list[Assignment]:

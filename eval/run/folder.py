@@ -12,9 +12,9 @@ from typing import Literal
 
 Artifact = Literal[
     "manifest", "tickets", "quarantine", "items", "scores", "judge", "judge_rejected", "judge_pairwise",
-    "judge_calibration", "packets", "key", "review_key", "blinding_audit", "app_ratings", "app_reviews", "ratings",
-    "ratings_rejected", "reviews", "reviews_rejected", "agreement", "decisions", "router", "report_html",
-    "report_md", "figures", "monitor", "live_reviews", "live_rejected", "assist_logs", "assist_rejected",
+    "judge_calibration", "packets", "key", "review_key", "audit_key", "audit_packets", "blinding_audit", "app_ratings",
+    "app_reviews", "ratings", "ratings_rejected", "reviews", "reviews_rejected", "agreement", "decisions", "router",
+    "report_html", "report_md", "figures", "monitor", "live_reviews", "live_rejected", "assist_logs", "assist_rejected",
 ]
 
 NAMES: dict[Artifact, str] = {
@@ -30,6 +30,8 @@ NAMES: dict[Artifact, str] = {
     "packets": "packets",
     "key": "key.jsonl",
     "review_key": "review_key.jsonl",
+    "audit_key": "audit_key.jsonl",
+    "audit_packets": "packets/audit",
     "blinding_audit": "blinding_audit.json",
     "app_ratings": "app_ratings.jsonl",
     "app_reviews": "app_reviews.jsonl",
@@ -95,6 +97,11 @@ class RunFolder:
     def review_key(self) -> Path:
         """The key of single-answer packets: review_id → item and answer (never shown to reviewers)."""
         return self.path("review_key")
+
+    @property
+    def audit_key(self) -> Path:
+        """The key of audit packets: review_id → the live AI answer shown (ticket, turn, category)."""
+        return self.path("audit_key")
 
     @property
     def judge(self) -> Path:

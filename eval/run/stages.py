@@ -172,7 +172,8 @@ def import_reviews_into(ctx: Context, files: list[Any] | None = None, scale: tup
     specs = [s.model_copy(update={"path": str(cfg.resolve(s.path))}) for s in reviews.file_specs()]
     if not specs:
         raise ConfigError(f"{cfg.source}: key 'reviews.files': no review files to import")
-    summary = import_reviews(specs, ctx.folder.items, ctx.folder.reviews, ctx.folder.reviews_rejected, ctx.folder.review_key)
+    folder = ctx.folder
+    summary = import_reviews(specs, folder.items, folder.reviews, folder.reviews_rejected, folder.review_key, folder.audit_key)
     record(ctx, "reviews", started, summary, exclude={"rejections"})
     return summary
 

@@ -2,6 +2,7 @@
 
 A queue row of a single-answer packet has kind ``single`` (its one answer in ``answer_x``, an
 empty ``answer_y``); its review goes to the ``reviews`` table, whose columns are the Review's.
+Audit packets (``packets/audit/``) are single-answer packets and load the same way.
 
 The key and the automatic scores are never loaded here, so no request can leak them. The file
 holds the reviewer tokens, so it is private to the user (0600, and SQLite gives its WAL files
@@ -26,7 +27,7 @@ from typing import Any
 
 from eval.errors import MissingInput
 from eval.ratings.shown import PacketRow
-from eval.ratings.single import BlindReview, ReviewKey, SingleRow
+from eval.ratings.single import AuditKey, BlindReview, ReviewKey, SingleRow
 from eval.records import BlindKey, Rating
 from eval.run.folder import RunFolder
 from eval.store import read_jsonl
@@ -126,8 +127,9 @@ def load_packets(path: Path, run_dir: Path) -> int:
         for reviewer, token in tokens.items():
             conn.execute("INSERT INTO reviewers VALUES (?, ?) ON CONFLICT(reviewer) DO UPDATE SET token = excluded.token",
                          (reviewer, token))
-            packet = folder / f"{reviewer}.jsonl"
-            for queue_id, kind, answer_x, answer_y, row in _packet(packet) if packet.exists() else []:
+            packets = [p for p in (folder / f"{reviewer}.jsonl", run.path("audit_packets") / f"{reviewer}.jsonl")
+                       if p.exists()]
+            for queue_id, kind, answer_x, answer_y, row in (row for p in packets for row in _packet(p)):
                 cur = conn.execute(
                     "INSERT OR IGNORE INTO queue (rating_id, reviewer, position, category, context, answer_x, "
                     "answer_y, facts, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -135,21 +137,22 @@ def load_packets(path: Path, run_dir: Path) -> int:
                      json.dumps([t.model_dump() for t in row.context], ensure_ascii=False),
                      answer_x, answer_y, json.dumps(row.facts, ensure_ascii=False), kind))
                 added += cur.rowcount
-        _drop_void(conn, run.key, run.review_key)
+        _drop_void(conn, run.key, run.review_key, run.audit_key)
         conn.execute("COMMIT")
     return added
 
 
-def _drop_void(conn: sqlite3.Connection, key_path: Path, review_key_path: Path) -> None:
+def _drop_void(conn: sqlite3.Connection, key_path: Path, review_key_path: Path, audit_key_path: Path) -> None:
     """Unrated queue rows whose id left the keys (packets redrawn) are removed.
 
     Only the sets of valid ids are read from the keys; which answer is whose never enters the store.
     Rated rows always stay: a rating or review is never thrown away here.
     """
-    if not key_path.exists() and not review_key_path.exists():
+    if not key_path.exists() and not review_key_path.exists() and not audit_key_path.exists():
         return
     valid = {k.rating_id for k in read_jsonl(key_path, BlindKey)} if key_path.exists() else set()
     valid |= {k.review_id for k in read_jsonl(review_key_path, ReviewKey)} if review_key_path.exists() else set()
+    valid |= {k.review_id for k in read_jsonl(audit_key_path, AuditKey)} if audit_key_path.exists() else set()
     rows = conn.execute("SELECT q.rating_id, q.reviewer FROM queue q LEFT JOIN ratings r ON r.rating_id = q.rating_id "
                         "AND r.reviewer = q.reviewer LEFT JOIN reviews v ON v.review_id = q.rating_id "
                         "AND v.reviewer = q.reviewer WHERE r.rating_id IS NULL AND v.review_id IS NULL").fetchall()
@@ -252,12 +255,15 @@ def has_single(conn: sqlite3.Connection) -> bool:
 
 
 def all_reviews(conn: sqlite3.Connection) -> list[BlindReview]:
-    """Every stored review, still blind (the review key names its item at import), by reviewer and queue order."""
+    """Every stored review, still blind (a key names its answer at import), by reviewer and queue order; reviewed_at:
+    when it was stored (the export's time for none)."""
     rows = conn.execute(
-        f"SELECT v.review_id, v.reviewer, {', '.join(f'v.{f} AS v_{f}' for f in REVIEW_FIELDS)} FROM reviews v "
+        f"SELECT v.review_id, v.reviewer, v.saved_at, {', '.join(f'v.{f} AS v_{f}' for f in REVIEW_FIELDS)} FROM reviews v "
         "JOIN queue q ON q.rating_id = v.review_id AND q.reviewer = v.reviewer ORDER BY v.reviewer, q.rowid"
     )
-    return [BlindReview(review_id=r["review_id"], reviewer=r["reviewer"], **(_review(r) or {})) for r in rows]
+    now = datetime.now(UTC).isoformat()
+    return [BlindReview(review_id=r["review_id"], reviewer=r["reviewer"], reviewed_at=r["saved_at"] or now,
+                        **(_review(r) or {})) for r in rows]
 
 
 def all_ratings(conn: sqlite3.Connection) -> list[Rating]:
