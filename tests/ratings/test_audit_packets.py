@@ -19,10 +19,11 @@ from eval.ratings.audit import write_audit_packets
 from eval.ratings.export import export_reviews
 from eval.ratings.facts import ticket_facts
 from eval.ratings.packets import PacketSpec
+from eval.ratings.reviews import import_reviews
 from eval.ratings.single import AuditKey, SingleRow
-from eval.records import CategoryDecision, Decisions, LiveReview
+from eval.records import AIAnswer, CategoryDecision, Decisions, HumanAnswer, Item, LiveReview, Turn
 from eval.run.folder import RunFolder
-from eval.store import read_jsonl
+from eval.store import read_jsonl, write_jsonl
 
 REVIEWERS = ("qa_01", "qa_02", "qa_03")
 PLAN = {"orders": ("automate", 5), "passwords": ("automate", 30), "payments": ("assist", 40), "fraud": ("human", 40)}
@@ -143,3 +144,18 @@ def test_the_cli_draws_audit_packets_and_refuses_live_without_audit(tmp_path: Pa
                                 "--live", str(live)])
     assert short.exit_code == 2 and "add reviewers or raise --per-reviewer" in short.output
     assert not RunFolder(fresh).audit_key.exists()
+
+
+def test_ratings_import_rejects_audit_reviews_as_live_answers(drawn: tuple[Path, Path], tmp_path: Path) -> None:
+    run, _ = drawn
+    key = _keys(run)[0]
+    write_jsonl(RunFolder(run).items, [Item(item_id="T1#1", ticket_id="T1", turn_index=1, category="orders",
+                                            context=[Turn(role="customer", text="Where is it?")],
+                                            human=HumanAnswer(text="Shipped."), ai=AIAnswer(text="Soon.", responder="x"))])
+    filled = tmp_path / "app_reviews.jsonl"
+    filled.write_text(json.dumps({"review_id": key.review_id, "reviewer": "qa_01", "score": 4, "acceptable": True,
+                                  "critical": False, "reviewed_at": "2026-02-03T10:00:00Z"}) + "\n")
+    folder = RunFolder(run)
+    summary = import_reviews([ReviewFile(path=str(filled), scale=(1, 5))], folder.items, folder.reviews,
+                             folder.reviews_rejected, folder.review_key, folder.audit_key)
+    assert (summary.kept, [(q.field, q.reason) for q in summary.rejections]) == (0, [("answer", "live_answer")])
