@@ -142,3 +142,16 @@ def test_exit_codes(run_dir: Path, tmp_path: Path):
     assert runner.invoke(app, ["monitor", str(run_dir)]).exit_code == 2
     with pytest.raises(MissingInput, match="decisions.json"):
         monitor_to_file(tmp_path, [calm], [], POLICY)
+
+
+def test_edit_shares_and_time_saved():
+    from eval.monitor.assist import edit_summary
+    from eval.records import AssistLog
+
+    draft = "Your refund of 20 EUR was sent today and should arrive within five working days."
+    sent = [draft, draft, " " + draft + " ", draft.replace("five", "5"), "Please call us about your refund."]
+    logs = [AssistLog(ticket_id=f"T{i}", turn_index=1, category="refunds", draft=draft, sent=text,
+                      handle_time_s=100.0 + 10 * i) for i, text in enumerate(sent)]
+    summary = edit_summary(logs, historical_handle_time=300.0)
+    assert summary["unchanged_share"] == 0.6 and summary["light_edit_share"] == 0.2
+    assert summary["time_saved_s"] == 300.0 - 120.0 and edit_summary(logs)["time_saved_s"] is None

@@ -19,13 +19,13 @@ from eval.monitor.inputs import Imported, assist_logs, live_reviews
 from eval.policy import Policy
 from eval.records import AssistLog, CategoryDecision, CategoryMonitor, Decisions, LiveReview, Monitor
 from eval.run.folder import RunFolder
-from eval.report.sources import read_decisions
+from eval.report.sources import read_decisions, read_ticket_stats
 from eval.stats.sequential import split_alpha
 from eval.store import write_json, write_jsonl
 
 
 def _category(decision: CategoryDecision, reviews: list[LiveReview], logs: list[AssistLog], policy: Policy,
-              alpha_each: float) -> CategoryMonitor:
+              alpha_each: float, handle_time: float | None) -> CategoryMonitor:
     tier = decision.tier
     if not watched(decision):
         return CategoryMonitor(category=decision.category, tier_decided=tier, tier=tier, changed_at=None,
@@ -36,7 +36,8 @@ def _category(decision: CategoryDecision, reviews: list[LiveReview], logs: list[
                                reason=f"demoted: {why}", evidence=evidence)
     if tier == "assist":
         drafts = [r for r in reviews if r.source == "ai_draft"]
-        gates, edits = draft_gates(drafts, decision.estimates, policy, policy.noninferiority_alpha), edit_summary(logs)
+        gates = draft_gates(drafts, decision.estimates, policy, policy.noninferiority_alpha)
+        edits = edit_summary(logs, handle_time)
         promote, text = promotion_reason(gates, edits, policy)
         evidence |= {"drafts": gates, "assist_logs": edits}
         if promote:
@@ -48,13 +49,15 @@ def _category(decision: CategoryDecision, reviews: list[LiveReview], logs: list[
                            evidence=evidence)
 
 
-def monitor(decisions: Decisions, reviews: list[LiveReview], logs: list[AssistLog], policy: Policy) -> Monitor:
-    """Pure: the decision and everything reviewed and logged since (time order) -> the tier now per category."""
+def monitor(decisions: Decisions, reviews: list[LiveReview], logs: list[AssistLog], policy: Policy,
+            handle_times: dict[str, float] | None = None) -> Monitor:
+    """Pure: the decision and everything reviewed and logged since (time order) -> the tier now per category.
+    ``handle_times``: the historical mean handle time per category, for the time the drafts save."""
     tiers = [d.tier for d in decisions.categories]
     alpha_each = split_alpha(policy.audit_alpha, tiers.count("automate"), tiers.count("assist"))
     categories = [
         _category(d, [r for r in reviews if r.category == d.category], [log for log in logs if log.category == d.category],
-                  policy, alpha_each)
+                  policy, alpha_each, (handle_times or {}).get(d.category))
         for d in decisions.categories
     ]
     return Monitor(alpha=policy.audit_alpha, horizon_weeks=policy.monitor_horizon_weeks, reviews=len(reviews),
@@ -71,10 +74,18 @@ def monitor_to_file(run_dir: Path, reviews: Sequence[ReviewFile], logs: Sequence
     decisions = read_decisions(folder.decisions)[0]
     live = live_reviews(reviews, folder.path("live_reviews"), folder.audit_key)
     assisted = assist_logs(logs, folder.path("assist_logs"))
-    result = monitor(decisions, live.kept, assisted.kept, policy)
+    result = monitor(decisions, live.kept, assisted.kept, policy, _handle_times(folder))
     write_jsonl(folder.path("live_reviews"), live.kept)
     write_jsonl(folder.path("live_rejected"), live.rejected)
     write_jsonl(folder.path("assist_logs"), assisted.kept)
     write_jsonl(folder.path("assist_rejected"), assisted.rejected)
     write_json(folder.path("monitor"), result.model_dump(mode="json"))
     return result, live, assisted
+
+
+def _handle_times(folder: RunFolder) -> dict[str, float]:
+    """Mean recorded handle time per category of the run's (historical, unassisted) tickets."""
+    if not folder.tickets.exists():
+        return {}
+    means = read_ticket_stats(folder.root).tickets.groupby("category")["handle_time_s"].mean().dropna()
+    return {str(c): float(v) for c, v in means.items()}

@@ -25,8 +25,9 @@ LIGHT_EDIT = 0.9
 """Similarity (0-1) from which an edited draft counts as lightly edited."""
 
 
-def edit_summary(logs: list[AssistLog]) -> dict[str, Any]:
-    """Per category's logs: the share sent unchanged, lightly edited, and the mean similarity."""
+def edit_summary(logs: list[AssistLog], historical_handle_time: float | None = None) -> dict[str, Any]:
+    """Per category's logs: the share sent unchanged, lightly edited, the mean similarity, and the time
+    saved per answer (the historical mean handle time less the assisted one) where both are recorded."""
     if not logs:
         return {"logs": 0}
     similarity = np.array([Indel.normalized_similarity(log.draft.strip(), log.sent.strip()) for log in logs])
@@ -35,7 +36,9 @@ def edit_summary(logs: list[AssistLog]) -> dict[str, Any]:
     return {"logs": len(logs), "unchanged_share": float(unchanged.mean()),
             "light_edit_share": float(((similarity >= LIGHT_EDIT) & ~unchanged).mean()),
             "mean_similarity": float(similarity.mean()),
-            "mean_handle_time_s": float(np.mean(times)) if times else None}
+            "mean_handle_time_s": float(np.mean(times)) if times else None,
+            "historical_handle_time_s": historical_handle_time,
+            "time_saved_s": float(historical_handle_time - np.mean(times)) if times and historical_handle_time else None}
 
 
 def _lower(values: np.ndarray, level: float) -> float:
@@ -77,6 +80,9 @@ def promotion_reason(gates: dict[str, Any], edits: dict[str, Any], policy: Polic
             f"{gates['critical_upper']:.1%}, limit {policy.critical_ub_automate:.0%}); agents sent "
             + (f"{share:.0%} of {edits['logs']} drafts unchanged (needs {policy.promote_unchanged_share:.0%})"
                if share is not None else "no logged drafts (assist logs are needed)"))
+    if edits.get("time_saved_s") is not None:
+        text += (f"; drafts save about {edits['time_saved_s']:.0f} s an answer (handle time "
+                 f"{edits['mean_handle_time_s']:.0f} s against {edits['historical_handle_time_s']:.0f} s before)")
     return bool(gates["passed"] and sent), text
 
 
