@@ -97,7 +97,7 @@ def test_monitor_twice_on_split_files_equals_once_on_all(run_dir: Path, tmp_path
 
 def test_promotion_needs_reviewed_drafts_and_drafts_sent_unchanged(run_dir: Path, tmp_path: Path):
     rng = np.random.default_rng(3)
-    drafts = _write(tmp_path / "drafts.jsonl", _audits(rng, "payments", 10, None, source="ai_draft", score=4.4))
+    drafts = _write(tmp_path / "drafts.jsonl", _audits(rng, "payments", 20, None, source="ai_draft", score=4.4))
     sent = _logs(tmp_path / "logs.jsonl", "payments", 200, 0.9, rng)
     rewritten = _logs(tmp_path / "rewritten.jsonl", "payments", 200, 0.3, rng)
 

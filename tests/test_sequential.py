@@ -137,3 +137,26 @@ def test_bench_c_more_audits_catch_a_harm_drift_sooner(bench: ModuleType) -> Non
     medians = [bench.quantiles(bench.drift_delays(rng, 100, n, bench.Drift(0.16, 4.3), ("harm",)))[0]
                for n in (20, 80)]
     assert 0 < medians[1] < medians[0] < 5
+
+
+def test_promotion_e_processes_hold_alpha_at_the_null_and_find_a_clear_improvement():
+    """Anytime-valid: at the null boundary the chance of ever crossing 1/alpha, however long one looks,
+    stays within alpha (400 runs of 600 reviews); a clearly better category crosses."""
+    from eval.stats.sequential import first_crossing, log_evalues_above, log_evalues_rate_below
+
+    rng = np.random.default_rng(11)
+    alpha, runs, n = 0.1, 400, 600
+    scores = np.clip(rng.normal(3.75, 0.8, (runs, n)), 1, 5)
+    scores += 3.75 - scores.mean(axis=1, keepdims=True)  # each run's mean exactly at the null
+    at_null = {
+        "mean": sum(first_crossing(log_evalues_above(np.clip(s, 1, 5), 3.75, 1.0), alpha) is not None for s in scores),
+        "acceptable": sum(first_crossing(log_evalues_above((rng.random(n) < 0.85).astype(float), 0.85, 0.0), alpha)
+                          is not None for _ in range(runs)),
+        "harm": sum(first_crossing(log_evalues_rate_below((rng.random(n) < 0.02).astype(float), 0.02), alpha)
+                    is not None for _ in range(runs)),
+    }
+    assert all(k / runs <= alpha for k in at_null.values()), at_null
+    better = np.clip(rng.normal(4.2, 0.8, n), 1, 5)
+    assert first_crossing(log_evalues_above(better, 3.75, 1.0), 0.025) is not None
+    assert first_crossing(log_evalues_rate_below((rng.random(2000) < 0.002).astype(float), 0.02), 0.025) is not None
+    assert first_crossing(log_evalues_above(np.full(0, 4.0), 3.75, 1.0), 0.025) is None

@@ -25,7 +25,7 @@ from eval.store import write_json, write_jsonl
 
 
 def _category(decision: CategoryDecision, reviews: list[LiveReview], logs: list[AssistLog], policy: Policy,
-              alpha_each: float, handle_time: float | None) -> CategoryMonitor:
+              alpha_each: float, alpha_promote: float, handle_time: float | None) -> CategoryMonitor:
     tier = decision.tier
     if not watched(decision):
         return CategoryMonitor(category=decision.category, tier_decided=tier, tier=tier, changed_at=None,
@@ -36,13 +36,13 @@ def _category(decision: CategoryDecision, reviews: list[LiveReview], logs: list[
                                reason=f"demoted: {why}", evidence=evidence)
     if tier == "assist":
         drafts = [r for r in reviews if r.source == "ai_draft"]
-        gates = draft_gates(drafts, decision.estimates, policy, policy.noninferiority_alpha)
+        gates = draft_gates(drafts, decision.estimates, policy, alpha_promote)
         edits = edit_summary(logs, handle_time)
         promote, text = promotion_reason(gates, edits, policy)
         evidence |= {"drafts": gates, "assist_logs": edits}
         if promote:
             return CategoryMonitor(category=decision.category, tier_decided=tier, tier="automate",
-                                   changed_at=drafts[-1].reviewed_at, reason=f"recommended for automate: {text}",
+                                   changed_at=gates["passed_at"], reason=f"recommended for automate: {text}",
                                    evidence=evidence)
         why = f"{why}; not promoted: {text}"
     return CategoryMonitor(category=decision.category, tier_decided=tier, tier=tier, changed_at=None, reason=why,
@@ -55,9 +55,10 @@ def monitor(decisions: Decisions, reviews: list[LiveReview], logs: list[AssistLo
     ``handle_times``: the historical mean handle time per category, for the time the drafts save."""
     tiers = [d.tier for d in decisions.categories]
     alpha_each = split_alpha(policy.audit_alpha, tiers.count("automate"), tiers.count("assist"))
+    alpha_promote = policy.noninferiority_alpha / max(tiers.count("assist"), 1)  # any false promotion: Bonferroni
     categories = [
         _category(d, [r for r in reviews if r.category == d.category], [log for log in logs if log.category == d.category],
-                  policy, alpha_each, (handle_times or {}).get(d.category))
+                  policy, alpha_each, alpha_promote, (handle_times or {}).get(d.category))
         for d in decisions.categories
     ]
     return Monitor(alpha=policy.audit_alpha, horizon_weeks=policy.monitor_horizon_weeks, reviews=len(reviews),

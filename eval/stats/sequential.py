@@ -185,3 +185,34 @@ def alarm_times(spec: DetectorSpec, draw: Callable[[int, int], np.ndarray], runs
             first[np.isinf(first) & (mixed >= log_c)] = start + t + 1
         start += log_e.shape[1]
     return first
+
+
+def first_crossing(log_e: np.ndarray, alpha: float) -> int | None:
+    """1-based observation at which the mixture e-process (started at the first observation, the mean over
+    alternatives of the running products) first reaches 1 / alpha; None if it never does. ``log_e``: shape
+    (n, K). By Ville's inequality this happens with chance at most alpha under the null, however often one
+    looks: the evidence a promotion needs."""
+    if len(log_e) == 0:
+        return None
+    log_m = np.cumsum(log_e, axis=0)
+    top = log_m.max(axis=1)
+    mixed = top + np.log(np.mean(np.exp(log_m - top[:, None]), axis=1))
+    hit = np.flatnonzero(mixed >= np.log(1 / alpha))
+    return int(hit[0]) + 1 if hit.size else None
+
+
+def log_evalues_above(values: np.ndarray, null: float, low: float) -> np.ndarray:
+    """log e-values against H0: mean <= ``null`` for values >= ``low``: fixed bets 1 + b (x - null) with
+    b a fraction of 1 / (null - low), so every e-value stays positive; shape (n, K)."""
+    if not null > low:
+        raise ValueError(f"the null {null} must lie above the scale's low end {low}")
+    bets = np.asarray(BET_FRACTIONS) / (null - low)
+    return np.log1p(bets * (np.asarray(values, float)[:, None] - null))
+
+
+def log_evalues_rate_below(flags: np.ndarray, limit: float) -> np.ndarray:
+    """log likelihood ratios against H0: rate >= ``limit``, betting on 1/2, 1/4, 1/8 of it; shape (n, K).
+    E[ratio] <= 1 for every rate at or above the limit, so the composite null is covered."""
+    q = limit / np.asarray(RATE_MULTIPLIERS)
+    x = np.asarray(flags, float)[:, None]
+    return np.where(x == 1, np.log(q / limit), np.log1p(-q) - np.log1p(-limit))
