@@ -25,6 +25,7 @@ import pandas as pd
 
 from eval import stats
 from eval.decide.automatic import automatic_method, automatic_table
+from eval.decide.design import key_strata, stratified_items
 from eval.decide.cuts import cut_values, cuts_method, with_cuts
 from eval.decide.estimates import item_table
 from eval.decide.evidence import decide_on_evidence, evidence_method
@@ -47,7 +48,7 @@ def decide(
     ratings: pd.DataFrame, items: pd.DataFrame, scores: pd.DataFrame | None,
     policy: Policy, rng: np.random.Generator, exclusion: ReviewerExclusion | None = None,
     reviews: pd.DataFrame | None = None, covariates: pd.DataFrame | None = None, judge: pd.DataFrame | None = None,
-    reviews_exclusion: ReviewerExclusion | None = None,
+    reviews_exclusion: ReviewerExclusion | None = None, design: pd.Series | None = None,
 ) -> Decisions:
     """Pure: unblinded ratings + item index (+ rubric scores, + single-answer reviews) -> a tier per category.
 
@@ -58,7 +59,8 @@ def decide(
     evidence (``eval.decide.evidence``); ``covariates``: per ticket what was known before the first answer
     (``eval.decide.unpaired.read_covariates``), for the adjusted unpaired estimate. ``scores`` and ``judge``
     (``eval.judges.judge_table``) on every item make the gated estimates prediction-powered
-    (``eval.decide.automatic``)."""
+    (``eval.decide.automatic``); ``design``: the key's certainty stratum per item of the rounds drawn by stratum
+    (``eval.decide.design``), whose categories are estimated stratified."""
     if exclusion is None:
         exclusion = reviewer_exclusion(ratings, policy.reviewers)
     used = ratings[~ratings["reviewer"].isin(exclusion.excluded)]
@@ -77,6 +79,9 @@ def decide(
     counts: dict[Group, int] = {(c,): int(tickets.get(c, 0)) for c in cats}
     method = __doc__.strip()
     auto = automatic_table(items, scores, judge)
+    if design is not None and not design.empty:
+        strata = stratified_items(design, auto)
+        auto = None if auto is None else auto.assign(stratum=auto["item_id"].map(strata))
     if reviews is None:
         family = decide_family(groups, ["category"], table, used, policy, rngs, counts, all_tickets, auto)
     else:
@@ -121,7 +126,7 @@ def decide_to_file(run_dir: Path, policy: Policy, seed: int) -> Decisions:
     covariates = (read_covariates(folder.tickets, recorded, policy.unpaired_covariates)
                   if recorded and folder.tickets.exists() else None)
     decisions = decide(ratings, items, scores, policy, np.random.default_rng(seed), exclusion, reviews, covariates,
-                       judge_table(folder), reviews_exclusion)
+                       judge_table(folder), reviews_exclusion, key_strata(folder.key))
     categories = within_volume(_with_judge(run_dir, decisions, policy), _weekly_items(run_dir, items), policy)
     decisions = decisions.model_copy(update={"seed": seed, "categories": categories})
     write_json(folder.decisions, stats.rounded(decisions.model_dump(mode="json")))

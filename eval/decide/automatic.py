@@ -101,10 +101,10 @@ def cross_fitted(x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> np.ndarray
     return out
 
 
-def _entry(r: PPIMean, confidence: float) -> dict[str, Any]:
+def _entry(r: PPIMean, confidence: float, method: str = "prediction-powered") -> dict[str, Any]:
     half = float(sps.t.ppf(0.5 + confidence / 2, r.clusters - 1)) * r.se if r.clusters > 1 else np.nan
     return {"estimate": r.estimate, "low": r.estimate - half, "high": r.estimate + half, "se": r.se, "n": r.n,
-            "tickets": r.clusters, "method": "prediction-powered", "lambda": r.lam, "unrated": r.unrated,
+            "tickets": r.clusters, "method": method, "lambda": r.lam, "unrated": r.unrated,
             "effective_n": r.effective_n}
 
 
@@ -121,7 +121,10 @@ def _stratified_critical(est: dict[str, Any], merged: pd.DataFrame, confidence: 
 def prediction_powered(est: CategoryEstimates, rated: pd.DataFrame, auto: pd.DataFrame, confidence: float,
                        ) -> CategoryEstimates:
     """``est`` (ratings only, from ``rated``: the category's item table) with each gated estimate made
-    prediction-powered from ``auto`` (the category's every item); unchanged where too few tickets are rated."""
+    prediction-powered from ``auto`` (the category's every item); unchanged where too few tickets are rated.
+    A group drawn by certainty stratum (``auto["stratum"]``, ``eval.decide.design``) is estimated stratified."""
+    if "stratum" in auto and auto["stratum"].notna().all():
+        return by_stratum(est, rated, auto, confidence)
     if rated["ticket_id"].nunique() < MIN_TICKETS:
         return est
     cols = [*GATED.values(), "crit_ai"]
@@ -145,3 +148,40 @@ def prediction_powered(est: CategoryEstimates, rated: pd.DataFrame, auto: pd.Dat
         out["critical_ai_stratified"] = crit
     return replace(est, diff=out["diff_mean"]["estimate"], diff_se=out["diff_mean"]["se"], estimates=out,
                    ratings_only=est, effective_ratings=effective)
+
+
+def by_stratum(est: CategoryEstimates, rated: pd.DataFrame, auto: pd.DataFrame, confidence: float) -> CategoryEstimates:
+    """``est`` for a group whose items were rated at different rates per certainty stratum: each gated
+    estimate stratified (prediction-powered where a predictor can be fitted, else from the ratings alone)
+    and the critical bound the exact stratified one. ``est``'s unweighted figures would over-weigh the
+    over-sampled stratum; its other, ungated figures stay unweighted."""
+    cols = [*GATED.values(), "crit_ai"]
+    merged = auto.merge(rated[["item_id", *cols]], on="item_id", how="left", validate="one_to_one")
+    strata, tickets = merged["stratum"].to_numpy(), merged["ticket_id"].to_numpy()
+    x = features(merged[list(FEATURES)].to_numpy(float)) if rated["ticket_id"].nunique() >= MIN_TICKETS else None
+    out, alone, effective = dict(est.estimates), dict(est.estimates), None
+    for name, col in GATED.items():
+        y = merged[col].to_numpy(float)
+        if np.isnan(y).all():
+            continue
+        fit = x is not None and len(np.unique(tickets[~np.isnan(y)])) >= MIN_TICKETS and bool(np.isnan(y).any())
+        f = cross_fitted(x, y, tickets) if x is not None and fit else np.zeros(len(y))
+        r = ppi_mean(y, f, tickets, None if fit else 0.0, strata)
+        alone[name] = _entry(ppi_mean(y, f, tickets, 0.0, strata), confidence, "stratified")
+        out[name] = _entry(r, confidence, "stratified, prediction-powered" if fit else "stratified")
+        if fit:
+            out[f"{name}_ratings_only"] = alone[name]
+        if name == "diff_mean" or (name == "win_rate_ai" and effective is None):
+            effective = r.effective_n
+    b = stratified_rate_upper(merged["crit_ai"].to_numpy(float), strata, confidence)
+    crit = {"estimate": b.estimate, "k": est.critical_k, "n": est.critical_n, "upper_one_sided": b.upper,
+            "method": "stratified exact", "strata": b.strata}
+    out["critical_ai"] = alone["critical_ai"] = crit
+    was_rated = merged[cols].notna().any(axis=1).to_numpy()
+    out["design"] = {"strata": [{"stratum": h, "items": int((strata == h).sum()),
+                                 "rated": int((was_rated & (strata == h)).sum())} for h in sorted(set(strata))]}
+    diff = out.get("diff_mean", {})
+    ro = replace(est, diff=alone.get("diff_mean", {}).get("estimate", est.diff), critical_ub=b.upper, estimates=alone,
+                 diff_se=alone.get("diff_mean", {}).get("se", est.diff_se))
+    return replace(est, diff=diff.get("estimate", est.diff), diff_se=diff.get("se", est.diff_se), critical_ub=b.upper,
+                   estimates=out, ratings_only=ro, effective_ratings=effective)

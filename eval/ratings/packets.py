@@ -23,6 +23,7 @@ from eval.blinding import BlindingAudit, audit_blinding, item_agent_texts, learn
 from eval.decide import read_scores
 from eval.policy import Policy, load_policy
 from eval.ratings import labelstudio
+from eval.ratings.active import UNIFORM, active_design
 from eval.ratings.facts import ticket_facts
 from eval.ratings.guidelines import FILE_NAME as GUIDELINES_FILE
 from eval.ratings.guidelines import Guidelines, load_guidelines
@@ -115,15 +116,15 @@ def packet_rows(
 
 def _scan_items(path: Path) -> tuple[pd.DataFrame, int, frozenset[str]]:
     """Index of items with an AI answer, count of AI errors, agent names learned from all items."""
-    rows: list[tuple[str, str]] = []
+    rows: list[tuple[str, str, str]] = []
     errors, agent_texts = 0, list[str]()
     for item in read_jsonl(path, Item):
         if item.ai.error or not item.ai.text:
             errors += 1
         else:
-            rows.append((item.item_id, item.category))
+            rows.append((item.item_id, item.category, item.ticket_id))
         agent_texts.extend(item_agent_texts([item]))
-    index = pd.DataFrame(rows, columns=["item_id", "category"], dtype=object)
+    index = pd.DataFrame(rows, columns=["item_id", "category", "ticket_id"], dtype=object)
     return index, errors, learn_agent_names(agent_texts)
 
 
@@ -206,8 +207,10 @@ def guidelines_of_run(run_dir: Path) -> Guidelines:
 
 
 def _write_rows(run: RunFolder, kind: PacketKind, rows: dict[str, list[PacketRow]],
-                assignments: list[Assignment], prior: list[BlindKey | ReviewKey], rnd: int) -> list[Path]:
-    """The reviewers' packet files, the Label Studio config and the key of the packet kind."""
+                assignments: list[Assignment], prior: list[BlindKey | ReviewKey], rnd: int,
+                drawn: dict[str, tuple[str | None, float]]) -> list[Path]:
+    """The reviewers' packet files, the Label Studio config and the key of the packet kind; ``drawn``: this
+    round's items' stratum and inclusion probability (``eval.ratings.active.Design.probabilities``)."""
     folder = run.packets
     if kind == "single":
         files = [p for reviewer, mine in single.single_rows(rows).items() for p in single.write_reviewer(folder, reviewer, mine)]
@@ -220,7 +223,8 @@ def _write_rows(run: RunFolder, kind: PacketKind, rows: dict[str, list[PacketRow
         fh.write(labelstudio.labeling_config())
     key = [*prior, *sorted(
         (BlindKey(rating_id=a.rating_id, item_id=a.item_id, x=a.x, y="human" if a.x == "ai" else "ai",
-                  gold=a.gold, reviewer=a.reviewer, round=rnd) for a in assignments),
+                  gold=a.gold, reviewer=a.reviewer, round=rnd, stratum=drawn[a.item_id][0],
+                  probability=drawn[a.item_id][1]) for a in assignments),
         key=lambda k: (k.item_id, k.reviewer or ""))]
     write_jsonl(run.key, key, private=True)
     return [*files, run.key]
@@ -242,9 +246,13 @@ def write_packets(run_dir: Path, spec: PacketSpec, policy: Policy, seed: int,
     scores = scores.merge(index, on="item_id", how="inner")
     rnd, prior, decisions = _round_state(run_dir, kind)
     rng = np.random.default_rng([seed, rnd])
-    pool = index[~index["item_id"].isin({k.item_id for k in prior})]
+    drawn = {k.item_id for k in prior}
+    pool = index[~index["item_id"].isin(drawn)]
     targets = category_targets(pool["category"].value_counts().to_dict(), _ai_critical_share(scores), policy, decisions)
-    sample = sample_items(pool, targets, gold_candidates(scores), spec, rng)
+    design = (active_design(run, index, scores, drawn, {c: n for c, (n, _) in targets.items()})
+              if rnd > 0 and kind == "paired" else UNIFORM)
+    sample = sample_items(pool.assign(stratum=pool["item_id"].map(design.strata)), targets, gold_candidates(scores),
+                          spec, rng, design.fractions)
     assignments = assign(sample.items, spec, rng, {k.rating_id if isinstance(k, BlindKey) else k.review_id for k in prior})
     if kind == "single":
         assignments = single.balance(assignments, rng)
@@ -255,7 +263,8 @@ def write_packets(run_dir: Path, spec: PacketSpec, policy: Policy, seed: int,
     if rnd == 0:  # a fresh key: packets of an earlier draw are void
         for stale in (*run.packets.glob("*.jsonl"), *run.packets.glob("*.csv"), *run.packets.glob("*.labelstudio.json")):
             stale.unlink()
-    files = _write_rows(run, kind, rows, assignments, prior, rnd)
+    files = _write_rows(run, kind, rows, assignments, prior, rnd,
+                        design.probabilities(index, drawn | set(sample.items["item_id"])))
     write_json(run.packets / GUIDELINES_FILE, (guidelines or load_guidelines()).model_dump(mode="json"))
     _tokens(run.tokens, spec.reviewers, keep_others=rnd > 0)
     write_json(run.blinding_audit, audit.model_dump(mode="json"))

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
+from eval.decide.design import interleaved
 from eval.policy import Policy
 from eval.errors import UsageError
 
@@ -237,13 +238,17 @@ def _fit_capacity(pool: _Pool, targets: dict[str, int], wanted: dict[str, int]) 
 
 def sample_items(
     index: pd.DataFrame, targets: dict[str, tuple[int, str]], gold_ok: set[str], spec: PacketSpec,
-    rng: np.random.Generator,
+    rng: np.random.Generator, fractions: dict[str, dict[str, float]] | None = None,
 ) -> Sample:
-    """Random items per category up to the targets; cut to use the reviewers' capacity exactly."""
+    """Random items per category up to the targets; cut to use the reviewers' capacity exactly.
+    ``fractions``: per category drawn by certainty stratum (``index["stratum"]``), each stratum's share
+    of its items (``eval.decide.design.round_fractions``); within a stratum the draw stays uniform."""
     shuffled = index.iloc[rng.permutation(len(index))].reset_index(drop=True)
     shuffled = shuffled.assign(u_gold=rng.random(len(shuffled)), u_cal=rng.random(len(shuffled)))
     available = shuffled["category"].value_counts().to_dict()
-    pool = _Pool({c: shuffled[shuffled["category"] == c] for c in sorted(available)}, shuffled.head(0), gold_ok, spec)
+    by_category = {c: shuffled[shuffled["category"] == c] for c in sorted(available)}
+    by_category.update({c: interleaved(by_category[c], f) for c, f in (fractions or {}).items() if c in by_category})
+    pool = _Pool(by_category, shuffled.head(0), gold_ok, spec)
     goal = {c: t for c, (t, _) in targets.items()}
     wanted = {c: min(t, available.get(c, 0)) for c, t in goal.items()}
     taken, share = pool.take(wanted), dict(goal)
@@ -262,7 +267,8 @@ def sample_items(
     if need > spec.capacity and int(taken["k"].sum()) != spec.capacity:
         notes.append(f"only {int(taken['k'].sum())} of {spec.capacity} ratings could be placed "
                      f"(too few items take extra reviewers)")
-    return Sample(taken.drop(columns=["u_gold", "u_cal"]).reset_index(drop=True), plans, notes)
+    return Sample(taken.drop(columns=["u_gold", "u_cal", "stratum"], errors="ignore").reset_index(drop=True), plans,
+                  notes)
 
 
 def _plans(taken: pd.DataFrame, targets: dict[str, tuple[int, str]], available: dict[str, int],

@@ -150,6 +150,10 @@ class BlindKey(Record):
     """Who was given this rating_id (x/y is drawn per reviewer and item); None in older keys."""
     round: int = 0
     """Packet round: 0 first, then one more per follow-up round drawn after decisions."""
+    stratum: str | None = None
+    """The item's certainty stratum where its round drew the category by stratum (``eval.decide.design``)."""
+    probability: float | None = Field(default=None, gt=0, le=1)
+    """The item's inclusion probability when drawn: the share of its category (or stratum) drawn so far."""
 
 
 def _scores_or_preference(first: int | None, second: int | None, preference: str | None, names: tuple[str, str]) -> None:
