@@ -217,7 +217,19 @@ def automatic_sentence(c: CategoryDecision) -> str:
         text += (f"; {count(c.ratings_needed)} more ratings are needed, against "
                  f"{count(c.ratings_needed_ratings_only)} with the ratings alone")
     return text + ("; the estimate stays valid whatever the judge's quality, because the rated answers measure "
-                   "and correct its bias.")
+                   "and correct its bias." + design_sentence(c))
+
+
+def design_sentence(c: CategoryDecision) -> str:
+    """How follow-up ratings were drawn by certainty stratum (``eval.decide.design``); "" where they were not."""
+    strata = {s["stratum"]: s for s in c.estimates.get("design", {}).get("strata", [])}
+    unclear, clear = strata.get("unclear"), strata.get("clear")
+    if not (unclear and clear and unclear["items"] and clear["items"]):
+        return ""
+    return (f" Follow-up ratings went where the automatic evidence is least certain: {count(unclear['rated'])} of the "
+            f"{count(unclear['items'])} unclear answers (a judge tie, judge and rubric disagreeing, or a critical flag) "
+            f"were rated, {unclear['rated'] / unclear['items']:.0%}, against {clear['rated'] / clear['items']:.0%} of "
+            f"the clear ones, and every estimate weighs each by its share of the answers.")
 
 
 def judge_sentence(judge: dict[str, Any] | None) -> str:

@@ -16,6 +16,7 @@ from eval.errors import UserError
 from eval.judges.precomputed import ImportedVerdict
 from eval.policy import Policy
 from eval.ratings.packets import PacketSpec, write_packets
+from eval.report.words import design_sentence
 from eval.records import BlindKey, Item, Score
 from eval.stats.ppi import ppi_mean, stratified_rate_upper
 from eval.store import read_jsonl, write_jsonl
@@ -187,6 +188,7 @@ def test_a_follow_up_round_records_strata_and_probabilities_and_decide_weighs_by
     assert refund.estimates["diff_mean"]["method"].startswith("stratified")
     assert refund.estimates["critical_ai"]["method"] == "stratified exact"
     assert {s["stratum"] for s in refund.estimates["design"]["strata"]} == {"clear", "unclear"}
+    assert "Follow-up ratings went where the automatic evidence is least certain" in design_sentence(refund)
     other = next(c for c in decisions.categories if c.category == "order_status")
     assert "design" not in other.estimates
     _judge(run, flip=next(iter(new)))
