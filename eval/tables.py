@@ -169,6 +169,17 @@ def monitor_table(result: Any) -> Table:
     return table
 
 
+def route_table(summary: Any) -> Table:
+    """Per category: the turns sent to the AI, to AI drafts and to people, and the AI's share."""
+    table = Table(title=f"Routes ({summary.variant} router)")
+    for col in ("category", "ai", "assist", "human", "ai share"):
+        table.add_column(col, justify="left" if col == "category" else "right")
+    for category, n in summary.by_category.items():
+        total = sum(n.values())
+        table.add_row(category, str(n["ai"]), str(n["assist"]), str(n["human"]), f"{n['ai'] / total:.0%}" if total else "-")
+    return table
+
+
 def _auc(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 

@@ -29,11 +29,13 @@ def _shown(value: Any) -> str:
     return cut(redact(text), MAX_VALUE_CHARS)
 
 
+def known_metadata(metadata: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """(key, value) of the metadata an agent saw when answering, in the ticket's own order: no outcome,
+    no personal field, nothing empty or internal (``_``)."""
+    return [(key, value) for key, value in metadata.items()
+            if not (value is None or value == "" or key.startswith("_") or _OUTCOME.search(key) or _PERSONAL.search(key))]
+
+
 def ticket_facts(metadata: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(key, redacted value) of the metadata an agent saw, in the ticket's own order."""
-    out = []
-    for key, value in metadata.items():
-        if value is None or value == "" or key.startswith("_") or _OUTCOME.search(key) or _PERSONAL.search(key):
-            continue
-        out.append((key, _shown(value)))
-    return out[:MAX_FACTS]
+    return [(key, _shown(value)) for key, value in known_metadata(metadata)[:MAX_FACTS]]

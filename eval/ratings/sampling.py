@@ -40,6 +40,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from eval.decide.design import interleaved
+from eval.stats import zero_failure_n
 from eval.policy import Policy
 from eval.errors import UsageError
 
@@ -102,11 +103,6 @@ class Sample:
     items: pd.DataFrame
     plans: list[CategoryPlan]
     notes: list[str] = field(default_factory=list)
-
-
-def zero_failure_n(bound: float, confidence: float) -> int:
-    """Smallest n whose exact one-sided upper bound with 0 failures in n is at most ``bound``."""
-    return math.ceil(math.log(1.0 - confidence) / math.log(1.0 - bound) - 1e-9)
 
 
 def category_targets(

@@ -13,7 +13,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from eval.records.base import Record, iso_8601 as _iso_8601, unset as _unset
-from eval.records.decisions import CategoryDecision, CutDecision, Decisions, EvidenceKind, Reason, Tier
+from eval.records.decisions import CategoryDecision, CutDecision, Decisions, EvidenceKind, Reason, Route, Tier
 from eval.records.monitor import AssistLog, CategoryMonitor, LiveReview, Monitor
 
 Role = Literal["customer", "agent", "system", "note"]
@@ -305,5 +305,5 @@ class UnblindedReview(Record):
 
 
 # re-exported: every record is importable from eval.records, wherever it is defined
-__all__ = ["AssistLog", "CategoryDecision", "CategoryMonitor", "CutDecision", "Decisions", "EvidenceKind", "LiveReview",
+__all__ = ["AssistLog", "CategoryDecision", "Route", "CategoryMonitor", "CutDecision", "Decisions", "EvidenceKind", "LiveReview",
            "Monitor", "Reason", "Record", "Tier"]

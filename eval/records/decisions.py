@@ -82,6 +82,8 @@ class CategoryDecision(Record):
     """The kind of evidence the gates used (eval.decide.evidence); absent when the run has no reviews."""
     other_evidence: dict[str, dict[str, Any]] | None = Field(default=None, exclude_if=_unset)
     """The other kinds the category has: per kind its rated items, headline estimate and agreement."""
+    routing: dict[str, Any] | None = Field(default=None, exclude_if=_unset)
+    """The router's certified routes in this category (``eval.decide.router.routing_summary``), whatever its tier."""
 
 
 class Decisions(Record):
@@ -93,3 +95,14 @@ class Decisions(Record):
     reviewers_excluded: list[str]
     reviewers_note: str
     categories: list[CategoryDecision]
+
+
+class Route(Record):
+    """Where one agent turn of a new ticket goes (``support-eval route``): the AI alone, an AI draft for a
+    person, or a person; with the router's risk of a harmful or unacceptable AI answer."""
+
+    ticket_id: str
+    turn_index: int
+    category: str
+    route: Literal["ai", "assist", "human"]
+    risk: float

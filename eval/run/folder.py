@@ -14,6 +14,7 @@ Artifact = Literal[
     "manifest", "tickets", "quarantine", "items", "scores", "judge", "judge_rejected", "judge_pairwise",
     "judge_calibration", "packets", "key", "review_key", "audit_key", "audit_packets", "blinding_audit", "app_ratings",
     "app_reviews", "ratings", "ratings_rejected", "reviews", "reviews_rejected", "agreement", "decisions", "router",
+    "router_model", "router_training",
     "report_html", "report_md", "figures", "monitor", "live_reviews", "live_rejected", "assist_logs", "assist_rejected",
 ]
 
@@ -42,6 +43,8 @@ NAMES: dict[Artifact, str] = {
     "agreement": "agreement.json",
     "decisions": "decisions.json",
     "router": "router",
+    "router_model": "router/router.joblib",
+    "router_training": "router/training.json",
     "report_html": "report.html",
     "report_md": "report.md",
     "figures": "figures",

@@ -8,6 +8,8 @@ distributions; the sample-size searches are written here because no library solv
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +20,11 @@ from threadpoolctl import threadpool_limits
 
 BOOT_CELLS = 4_000_000
 """Resample-by-cluster cells per bootstrap chunk: bounds memory (~32 MB) for any data size."""
+
+
+def zero_failure_n(bound: float, confidence: float) -> int:
+    """Smallest n whose exact one-sided upper bound with 0 failures in n is at most ``bound``."""
+    return math.ceil(math.log(1.0 - confidence) / math.log(1.0 - bound) - 1e-9)
 
 
 def clopper_pearson_upper(k: int, n: int, confidence: float) -> float:

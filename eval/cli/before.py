@@ -1,81 +1,16 @@
-"""The ``support-eval`` command line: each verb calls one stage function.
-
-Exit codes: 0 done; 1 the data failed a gate (too much quarantined, a tier lost in compare, a category
-demoted by monitor); 2 bad usage, config or input;
-3 a bug (shown with its traceback).
-Heavy libraries are imported inside the verbs so ``--help`` stays instant.
-"""
+"""The verbs up to the decision: validate, run, replay, score, synth, packets, serve, ratings, decide, judge."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
-from rich.console import Console
 
+from eval.cli.base import EXIT_GATE, EXIT_INPUT, _bar, _paths, _user_errors, _written, app, console, out
 from eval.config import Format, load_config
-from eval.errors import GateFailed, UsageError, UserError
-from eval.progress import stage_bar
+from eval.errors import UsageError
 from eval.run.folder import RunFolder
-
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.splitlines()[0])
-console = Console(stderr=True)
-out = Console(width=None if sys.stdout.isatty() else 140)
-
-EXIT_GATE = 1
-EXIT_INPUT = 2
-EXIT_BUG = 3
-
-
-def _bar(description: str, total: int | None):
-    return stage_bar(console, description, total)
-
-
-@contextmanager
-def _user_errors() -> Iterator[None]:
-    """Turn the errors a user can fix into one red line and exit code 2, not a traceback.
-
-    Only ``UserError`` (and a failed gate) is caught: anything else is a bug and reaches ``main``.
-    """
-    try:
-        yield
-    except GateFailed as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(EXIT_GATE) from exc
-    except UserError as exc:
-        console.print(f"[red]error:[/red] {getattr(exc, 'strerror', None) or exc}")
-        raise typer.Exit(EXIT_INPUT) from exc
-
-
-def main() -> None:
-    """The console script: a bug is reported with its traceback and exit code 3, never as bad input."""
-    try:
-        app(prog_name="support-eval")
-    except Exception:
-        console.print_exception()
-        console.print("[red]bug:[/red] this is a fault in support-eval (or in a responder breaking its "
-                      "contract), not in your input; please report it with the traceback above")
-        sys.exit(EXIT_BUG)
-
-
-def _written(run_dir: Path, stage: str) -> list[Path]:
-    """The files a stage writes, from the stage registry."""
-    from eval.run.stages import STAGES
-
-    folder = RunFolder(run_dir)
-    return [folder.path(a) for a in STAGES[stage].writes]
-
-
-def _paths(title: str, paths: list[Path]) -> None:
-    out.print(f"[bold]{title}[/bold]")
-    for p in paths:
-        if p.exists():
-            out.print(f"  {p}")
-
 
 @app.command()
 def validate(
@@ -334,66 +269,3 @@ def judge(run_dir: Annotated[Path, typer.Argument(help="a run folder; the config
     print_judge(out, result)
     out.print(f"judge trusted in: {', '.join(result['usable']) or 'no category'} (re-run `decide` to attach it)")
     _paths("Wrote", _written(run_dir, "judge"))
-
-
-@app.command()
-def monitor(
-    run_dir: Annotated[Path, typer.Argument(help="a run folder with decisions.json")],
-    reviews: Annotated[list[Path] | None, typer.Argument(help="live review files (JSONL or CSV; answer: live)")] = None,
-    assist_logs: Annotated[list[Path] | None, typer.Option(
-        "--assist-logs", help="what agents did with AI drafts (JSONL or CSV); repeat for more")] = None,
-    scale: Annotated[tuple[float, float], typer.Option(help="score scale MIN MAX of the review files")] = (1.0, 5.0),
-) -> None:
-    """Live audits and reviewed drafts after the decision: demote one tier when a sequential test fires (exit 1),
-    recommend automate where drafts earn it; RUN/monitor.json. Files add to what earlier runs kept."""
-    from eval.config import ReviewFile
-    from eval.monitor import monitor_to_file
-    from eval.run.manifest import config_of_run
-    from eval.run.stages import policy_of
-    from eval.tables import monitor_table
-
-    with _user_errors():
-        if not reviews and not assist_logs:
-            raise UsageError("give live review files, --assist-logs files, or both")
-        specs = [ReviewFile(path=str(p), scale=scale) for p in reviews or []]
-        result, live, logs = monitor_to_file(run_dir, specs, assist_logs or [], policy_of(config_of_run(run_dir)))
-    out.print(f"{live.read} live reviews read: {live.new} new, {live.already} already imported, "
-              f"{len(live.rejected)} rejected; {logs.read} assist logs read: {logs.new} new, {logs.already} already "
-              f"imported, {len(logs.rejected)} rejected")
-    out.print(monitor_table(result))
-    _paths("Wrote", [RunFolder(run_dir).path(a) for a in ("monitor", "live_reviews", "live_rejected", "assist_logs")])
-    demoted = [c.category for c in result.categories if c.tier != c.tier_decided and c.tier != "automate"]
-    if demoted:
-        console.print(f"[red]demoted:[/red] {', '.join(demoted)}")
-        raise typer.Exit(EXIT_GATE)
-
-
-@app.command()
-def report(run_dir: Annotated[Path, typer.Argument(help="a run folder with decisions.json")]) -> None:
-    """Write the recommendation report: report.html (self-contained), report.md and figures/."""
-    from eval.run.manifest import config_of_run
-    from eval.run.stages import run_stage
-
-    with _user_errors():
-        summary = run_stage("report", config_of_run(run_dir), RunFolder(run_dir), _bar)
-    _paths("Wrote", [Path(summary.markdown), RunFolder(run_dir).path("figures"), Path(summary.html)])
-    out.print(f"[bold green]Report:[/bold green] {summary.html}")
-
-
-@app.command()
-def compare(
-    run_a: Annotated[Path, typer.Argument(help="the baseline run folder")],
-    run_b: Annotated[Path, typer.Argument(help="the run to check against it")],
-    out_dir: Annotated[Path | None, typer.Option("--out", help="folder for compare.json/.md (default RUN_B)")] = None,
-) -> None:
-    """Tier changes and moved estimates between two runs; exit 1 when a category lost a tier."""
-    from eval.report import compare_dirs
-    from eval.report.compare import comparison_table
-
-    with _user_errors():
-        cmp, paths = compare_dirs(run_a, run_b, out_dir)
-    out.print(comparison_table(cmp))
-    _paths("Wrote", paths)
-    if cmp.lost_tier:
-        console.print(f"[red]lost a tier:[/red] {', '.join(cmp.lost_tier)}")
-        raise typer.Exit(EXIT_GATE)

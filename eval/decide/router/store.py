@@ -1,0 +1,93 @@
+"""The router in the run folder: learned from its rated turns, saved with its training manifest.
+
+``RUN/router/router.joblib`` holds the fitted router (joblib, which ships with scikit-learn: a
+pickle, so load only routers your own runs wrote); ``RUN/router/training.json`` says what it was
+trained on and with which library versions. Loading refuses a router written by another
+scikit-learn version, whose pickles are not guaranteed to load or to predict the same.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import re
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+import sklearn
+
+from eval.decide.estimates import item_table
+from eval.decide.router import Router, learn_router
+from eval.decide.router.features import turn_features
+from eval.errors import MissingInput, UserError
+from eval.policy import Policy
+from eval.records import Item, Ticket
+from eval.run.folder import RunFolder
+from eval.store import parse_line, read_jsonl, read_lines, write_json
+
+_ITEM_ID = re.compile(rb'^\{"item_id":"((?:[^"\\]|\\.)*)"')
+"""Our items.jsonl lines start with the item id (pydantic writes fields in order): rated turns are
+picked out of millions of lines without parsing the others."""
+
+
+def _channels(folder: RunFolder, tickets: set[str]) -> dict[str, str | None]:
+    if not folder.tickets.exists():
+        return {}
+    return {t.ticket_id: t.channel for t in read_jsonl(folder.tickets, Ticket) if t.ticket_id in tickets}
+
+
+def rated_turns(folder: RunFolder, table: pd.DataFrame) -> pd.DataFrame:
+    """The router's features of every rated turn (``table``: the rated item table), with its ratings."""
+    wanted = set(table["item_id"])
+    rows: list[dict[str, Any]] = []
+    for lineno, _, line in read_lines(folder.items):
+        head = _ITEM_ID.match(line)
+        if head is not None and head.group(1).decode() not in wanted:
+            continue
+        item = parse_line(folder.items, lineno, line, Item)
+        if item.item_id in wanted:
+            rows.append({"item_id": item.item_id, "ticket_id": item.ticket_id, "context": item.context,
+                         "metadata": item.metadata, "category": item.category, "ai": item.ai.text})
+    channel = _channels(folder, {r["ticket_id"] for r in rows})
+    frame = pd.DataFrame([{"item_id": r["item_id"], "ticket_id": r["ticket_id"],
+                           **turn_features(r["category"], r["context"], r["metadata"], channel.get(r["ticket_id"]), r["ai"])}
+                          for r in rows], columns=["item_id", "ticket_id", "customer", "facts", "ai", "category",
+                                                   "channel", "language"])
+    return frame.merge(table[["item_id", "crit_ai", "acc_ai", "acc_human"]], on="item_id", how="inner")
+
+
+def learn_to_folder(folder: RunFolder, ratings: pd.DataFrame, policy: Policy) -> Router | None:
+    """Learn the router from the run's reliable paired ratings and save it (removing a stale one when there is
+    nothing to learn from)."""
+    router = learn_router(rated_turns(folder, item_table(ratings, None)), policy) if len(ratings) else None
+    model, training = folder.path("router_model"), folder.path("router_training")
+    if router is None:
+        for stale in (model, training):
+            stale.unlink(missing_ok=True)
+        return None
+    model.parent.mkdir(parents=True, exist_ok=True)
+    joblib.dump(router, model)
+    write_json(training, {
+        **router.training, "variants": sorted(router.models), "categories": sorted(next(iter(router.routes.values()))),
+        "versions": {"scikit-learn": sklearn.__version__, "numpy": np.__version__, "joblib": joblib.__version__,
+                     "python": platform.python_version()},
+    })
+    return router
+
+
+def load_router(folder: RunFolder) -> Router:
+    """The run's router; a missing one or one written by another scikit-learn is an error."""
+    path = folder.path("router_model")
+    if not path.exists():
+        raise MissingInput(f"{path}: no router; run `support-eval decide` on a run with paired ratings", file=path)
+    training = folder.path("router_training")
+    versions = json.loads(training.read_text(encoding="utf-8")).get("versions", {}) if training.exists() else {}
+    if versions.get("scikit-learn") != sklearn.__version__:
+        raise UserError(f"{path}: written with scikit-learn {versions.get('scikit-learn')}, this is "
+                        f"{sklearn.__version__}; run `support-eval decide` again to relearn it", file=path)
+    router = joblib.load(path)
+    if not isinstance(router, Router):
+        raise UserError(f"{path}: not a router", file=path)
+    return router
