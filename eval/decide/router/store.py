@@ -19,11 +19,11 @@ import pandas as pd
 import sklearn
 
 from eval.decide.estimates import item_table
-from eval.decide.router import Router, learn_router
+from eval.decide.router import Router, learn_router, routing_summary
 from eval.decide.router.features import turn_features
 from eval.errors import MissingInput, UserError
 from eval.policy import Policy
-from eval.records import Item, Ticket
+from eval.records import CategoryDecision, Item, Ticket
 from eval.run.folder import RunFolder
 from eval.store import parse_line, read_jsonl, read_lines, write_json
 
@@ -55,18 +55,25 @@ def rated_turns(folder: RunFolder, table: pd.DataFrame) -> pd.DataFrame:
                            **turn_features(r["category"], r["context"], r["metadata"], channel.get(r["ticket_id"]), r["ai"])}
                           for r in rows], columns=["item_id", "ticket_id", "customer", "facts", "ai", "category",
                                                    "channel", "language"])
-    return frame.merge(table[["item_id", "crit_ai", "acc_ai", "acc_human"]], on="item_id", how="inner")
+    return frame.merge(table[["item_id", "crit_ai", "crit_human", "acc_ai", "acc_human", "diff"]], on="item_id", how="inner")
 
 
-def learn_to_folder(folder: RunFolder, ratings: pd.DataFrame, policy: Policy) -> Router | None:
-    """Learn the router from the run's reliable paired ratings and save it (removing a stale one when there is
-    nothing to learn from)."""
-    router = learn_router(rated_turns(folder, item_table(ratings, None)), policy) if len(ratings) else None
+def with_routing(folder: RunFolder, categories: list[CategoryDecision], ratings: pd.DataFrame,
+                 policy: Policy) -> list[CategoryDecision]:
+    """``categories`` with their certified routes, the router learned from the run's reliable paired ``ratings``
+    and saved (a stale one removed when there is nothing to learn from)."""
+    turns = rated_turns(folder, item_table(ratings, None)) if len(ratings) else None
+    router = None if turns is None else learn_router(turns, policy)
+    _save(folder, router)
+    return [c.model_copy(update={"routing": routing_summary(router, c.category)}) for c in categories]
+
+
+def _save(folder: RunFolder, router: Router | None) -> None:
     model, training = folder.path("router_model"), folder.path("router_training")
     if router is None:
         for stale in (model, training):
             stale.unlink(missing_ok=True)
-        return None
+        return
     model.parent.mkdir(parents=True, exist_ok=True)
     joblib.dump(router, model)
     write_json(training, {
@@ -74,7 +81,6 @@ def learn_to_folder(folder: RunFolder, ratings: pd.DataFrame, policy: Policy) ->
         "versions": {"scikit-learn": sklearn.__version__, "numpy": np.__version__, "joblib": joblib.__version__,
                      "python": platform.python_version()},
     })
-    return router
 
 
 def load_router(folder: RunFolder) -> Router:
