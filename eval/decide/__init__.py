@@ -33,6 +33,7 @@ from eval.decide.family import Group, decide_family
 from eval.decide.family import decide_category as decide_category  # re-exported
 from eval.decide.gates import WIN_RATE_METHOD, decided_on_win_rate
 from eval.decide.planning import within_volume
+from eval.decide.router.store import with_routing
 from eval.decide.unpaired import read_covariates
 from eval.judges import judge_table
 from eval.policy import Policy
@@ -128,6 +129,7 @@ def decide_to_file(run_dir: Path, policy: Policy, seed: int) -> Decisions:
     decisions = decide(ratings, items, scores, policy, np.random.default_rng(seed), exclusion, reviews, covariates,
                        judge_table(folder), reviews_exclusion, key_strata(folder.key))
     categories = within_volume(_with_judge(run_dir, decisions, policy), _weekly_items(run_dir, items), policy)
+    categories = with_routing(folder, categories, ratings[~ratings["reviewer"].isin(exclusion.excluded)], policy)
     decisions = decisions.model_copy(update={"seed": seed, "categories": categories})
     write_json(folder.decisions, stats.rounded(decisions.model_dump(mode="json")))
     return decisions
