@@ -166,9 +166,14 @@ def test_a_changed_input_is_refused_unless_forced(project: Path, reference: Path
     res = _run(copy / "config.yaml", out)
     assert res.returncode == 2 and "the config" in res.stderr
 
+    stale = ("monitor.json", "live_reviews.jsonl", "live_reviews.rejected.jsonl", "assist_logs.jsonl",
+             "assist_logs.rejected.jsonl")  # what monitor kept after the old decisions
+    for name in stale:
+        (out / name).write_text("{}\n")
     res = _run(copy / "config.yaml", out, "--force")
     assert res.returncode == 0, res.stderr
     assert len((out / "tickets.jsonl").read_text().splitlines()) == TICKETS + 1
+    assert not [name for name in stale if (out / name).exists()]
 
 
 def test_resume_needs_a_run(project: Path, tmp_path: Path) -> None:

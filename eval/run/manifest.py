@@ -132,9 +132,16 @@ def changed_inputs(manifest: dict[str, Any], config_sha256: str, inputs: list[di
     return changes
 
 
+MONITOR_STATE: tuple[Artifact, ...] = ("monitor", "live_reviews", "live_rejected", "assist_logs", "assist_rejected")
+"""What ``monitor`` imported and concluded after the earlier run's decisions: stale once the run starts over."""
+
+
 def clear_run(folder: RunFolder) -> None:
-    """Forget an earlier run in this folder (``--force``): its manifest, partial files and progress."""
+    """Forget an earlier run in this folder (``--force``): its manifest, partial files and progress, and
+    the monitor's state (a live review kept there would refuse the same review id of new data)."""
     folder.manifest.unlink(missing_ok=True)
+    for artifact in MONITOR_STATE:
+        folder.path(artifact).unlink(missing_ok=True)
     for pattern in ("*.partial", "*.progress.json"):
         for path in folder.root.glob(pattern):
             path.unlink()
