@@ -85,15 +85,44 @@ def test_validate_fails_with_exit_1_over_the_quarantine_limit(tmp_path: Path) ->
 DEMO = Path(__file__).parents[1] / "datasets" / "demo"
 
 
-def test_demo_run_reaches_every_planted_tier_and_flags_the_careless_reviewer(tmp_path: Path) -> None:
-    res = cli("run", str(DEMO / "config.yaml"), "--out", str(tmp_path))
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
+    """The demo through `support-eval run`, once for the tests that only read it."""
+    out = tmp_path_factory.mktemp("demo")
+    return out, cli("run", str(DEMO / "config.yaml"), "--out", str(out))
+
+
+def test_demo_run_reaches_every_planted_tier_and_flags_the_careless_reviewer(demo_run) -> None:
+    run, res = demo_run
     assert res.returncode == 0, res.stderr
     truth = json.loads((DEMO / "truth.json").read_text())["categories"]
-    decisions = json.loads((tmp_path / "decisions.json").read_text())
+    decisions = json.loads((run / "decisions.json").read_text())
     assert {c["category"]: c["tier"] for c in decisions["categories"]} == {k: v["tier"] for k, v in truth.items()}
     assert "qa_06" in decisions["reviewers_excluded"]
-    assert json.loads((tmp_path / "manifest.json").read_text())["tiers"]["fraud_report"] == "human"
+    assert json.loads((run / "manifest.json").read_text())["tiers"]["fraud_report"] == "human"
     assert "Recommendation per category" in res.stdout
+
+
+def test_demo_automatic_evidence_cuts_the_ratings_still_needed_by_30_percent(demo_run) -> None:
+    """Issue 16: over the categories the ratings alone leave unsettled, the ratings still needed with the
+    judge and rubric (prediction-powered) are at most 70% of those needed from the ratings alone, with the
+    planted tiers. The planted close call (product_howto, AI 0.16 worse within the 0.25 margin) is settled
+    with the automatic evidence where the ratings alone still ask for more."""
+    run, res = demo_run
+    assert res.returncode == 0, res.stderr
+    truth = json.loads((DEMO / "truth.json").read_text())["categories"]
+    cats = json.loads((run / "decisions.json").read_text())["categories"]
+    assert {c["category"]: c["tier"] for c in cats} == {k: v["tier"] for k, v in truth.items()}
+    open_alone = [c for c in cats if isinstance(c.get("ratings_needed_ratings_only"), int)
+                  and c["ratings_needed_ratings_only"] > 0]
+    assert open_alone
+    assert sum(c["ratings_needed"] or 0 for c in open_alone) <= 0.7 * sum(
+        c["ratings_needed_ratings_only"] for c in open_alone)
+    finite = [c for c in open_alone if c["ratings_needed"] is not None]  # not carried by unreachable ones
+    assert finite and sum(c["ratings_needed"] for c in finite) <= 0.7 * sum(
+        c["ratings_needed_ratings_only"] for c in finite)
+    settled = {c["category"] for c in finite if c["ratings_needed"] == 0}
+    assert settled and all(truth[name]["tier"] == "automate" for name in settled)
 
 
 def test_ratings_import_and_decide_rerun_alone_with_bad_rows_reported(tmp_path: Path) -> None:

@@ -230,7 +230,7 @@ DEMO = Path(__file__).resolve().parents[1] / "datasets" / "demo"
 
 
 @pytest.mark.skipif(not (DEMO / "truth.json").exists(), reason="datasets/demo not generated")
-def test_demo_reaches_the_planted_tiers_and_flags_the_careless_reviewer(tmp_path):
+def test_demo_ratings_alone_reach_the_planted_tiers_but_the_close_call_and_flag_the_careless_reviewer(tmp_path):
     # one item per agent turn, as replay makes them
     with open(tmp_path / "items.jsonl", "w") as out, open(DEMO / "tickets.jsonl", encoding="utf-8") as tickets:
         for line in tickets:
@@ -246,5 +246,13 @@ def test_demo_reaches_the_planted_tiers_and_flags_the_careless_reviewer(tmp_path
     decisions = decide_to_file(tmp_path, load_policy(None), seed=7)
     careless = [r["reviewer"] for r in truth["reviewers"] if r["careless"]]
     assert decisions.reviewers_excluded == careless
-    assert {c.category: c.tier for c in decisions.categories} == {
-        name: cat["tier"] for name, cat in truth["categories"].items()}
+    # from the ratings alone (no scores, no judge here) the planted close call is not settled yet: assist,
+    # with a finite number of ratings to go; `support-eval run` settles it with the automatic evidence
+    close = {name for name, cat in truth["categories"].items() if cat["group"] == "close"}
+    tiers = {c.category: c.tier for c in decisions.categories}
+    assert close and {n: t for n, t in tiers.items() if n not in close} == {
+        name: cat["tier"] for name, cat in truth["categories"].items() if name not in close}
+    for c in decisions.categories:
+        if c.category in close:
+            assert c.tier == "assist" and truth["categories"][c.category]["tier"] == "automate"
+            assert c.ratings_needed is not None and c.ratings_needed > 0

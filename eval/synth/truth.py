@@ -11,7 +11,7 @@ from typing import Literal
 
 from scipy.stats import norm
 
-Group = Literal["on_par", "worse", "critical"]
+Group = Literal["on_par", "close", "worse", "critical"]
 Tier = Literal["automate", "assist", "human"]
 HumanStyle = Literal["excellent", "fine", "terse", "wrong_policy"]
 AIStyle = Literal["good", "ok", "weak", "critical"]
@@ -41,22 +41,26 @@ TIER_RULE = (
     "style mixes: d = mean AI quality - mean human quality; c = AI critical rate; a = AI acceptable "
     "rate (latent quality >= 3 and not critical). automate if d > -0.25 and c < 0.02 and "
     "a - human acceptable rate > -0.05; else assist if a > 0.50 and c < 0.10; else human. "
-    "Planted with margin: on_par categories have c = 0, d > +0.4; worse ones d < -0.3, a >= 0.7, "
-    "c = 0.01; critical ones c >= 0.2."
+    "Planted with margin: on_par categories have c = 0, d > +0.4; the close one c = 0, d = -0.16 "
+    "(within the margin, not by much: automate, where the ratings alone are a close call), "
+    "a - human = +0.09; worse ones d < -0.3, a >= 0.7, c = 0.01; critical ones c >= 0.2."
 )
 
 HUMAN_MIX = (0.28, 0.46, 0.23, 0.03)
 AI_MIX: dict[Group, tuple[float, float, float, float]] = {
     "on_par": (0.62, 0.33, 0.05, 0.0),
+    "close": (0.1, 0.9, 0.0, 0.0),
     "worse": (0.25, 0.65, 0.09, 0.01),
     "critical": (0.35, 0.33, 0.08, 0.24),
 }
-AI_SHIFT: dict[Group, float] = {"on_par": 0.0, "worse": -0.5, "critical": 0.0}
+AI_SHIFT: dict[Group, float] = {"on_par": 0.0, "close": -0.325, "worse": -0.5, "critical": 0.0}
 """Quality offset of the AI's non-critical answers: in the `worse` categories its generic
 answers miss what these customers need (judgment, reassurance, options), so the same kind of
-answer lands half a point lower."""
-RATED_TARGET: dict[Group, int] = {"on_par": 300, "worse": 150, "critical": 120}
-"""Rated items per category: on_par ones need ~150+ with zero critical flags for automate."""
+answer lands half a point lower. In the `close` one (how-to questions) its instructions are
+generic, less tailored to the customer's setup than an agent's: always sound (never weak or
+critical, so acceptable more often than people), a little worse on average, within the margin."""
+RATED_TARGET: dict[Group, int] = {"on_par": 300, "close": 300, "worse": 150, "critical": 120}
+"""Rated items per category: on_par and close ones need ~150+ with zero critical flags for automate."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,7 @@ CATEGORIES: tuple[CategorySpec, ...] = (
     CategorySpec("order_status", "routine", "on_par", 0.215, True, False),
     CategorySpec("password_reset", "routine", "on_par", 0.16, False, False),
     CategorySpec("shipping_delay", "routine", "on_par", 0.14, True, False),
-    CategorySpec("product_howto", "routine", "on_par", 0.10, False, False),
+    CategorySpec("product_howto", "routine", "close", 0.10, False, False),
     CategorySpec("refund_request", "money", "critical", 0.09, True, True),
     CategorySpec("billing_dispute", "money", "critical", 0.06, False, True),
     CategorySpec("failed_payment", "money", "worse", 0.06, True, True),
@@ -85,7 +89,7 @@ CATEGORIES: tuple[CategorySpec, ...] = (
     CategorySpec("bereavement", "sensitive", "critical", 0.025, False, False),
 )
 BY_NAME = {c.name: c for c in CATEGORIES}
-GROUP_TIER: dict[Group, Tier] = {"on_par": "automate", "worse": "assist", "critical": "human"}
+GROUP_TIER: dict[Group, Tier] = {"on_par": "automate", "close": "automate", "worse": "assist", "critical": "human"}
 
 
 def style_mean(style: str, shift: float = 0.0) -> tuple[float, float]:
