@@ -11,6 +11,7 @@ from typing import Any
 
 from eval.decide.evidence import KIND_WORDS
 from eval.decide.gates import lacks_evidence
+from eval.decide.router.slices import describe
 from eval.records import CategoryDecision, Reason
 
 DASH = "—"
@@ -261,3 +262,49 @@ def judge_disagreement(decisions: list[CategoryDecision]) -> str:
     worst = [f"{category_name(cat)} ({a:.2f})" for a, cat in agreed[:2]]
     return (f"The judge disagrees with reviewers most in {listing(worst)}; its verdicts count there only as far "
             "as the rated answers show they track the reviewers.")
+
+
+SLICES_SHOWN = 5
+
+
+def _slice_effect(s: dict[str, Any]) -> str:
+    harm = (f"{s['ai_harmful']:.0%} of AI answers harmful, people {(s['human_harmful'] or 0.0):.0%}"
+            if "harm" in s["found"] else "")
+    quality = f"AI rated {-s['mean_diff']:.2f} points below people" if "quality" in s["found"] else ""
+    return ", ".join(p for p in (harm, quality) if p)
+
+
+def slices_sentence(c: CategoryDecision) -> str:
+    """Where within the category the AI does clearly worse than people (``eval.decide.router.slices``), so a
+    reader sees what to keep from it; "" where no search ran."""
+    found = (c.routing or {}).get("slices")
+    if found is None:
+        return ""
+    if not found:
+        return ("No subgroup of these tickets (by channel, language, ticket facts or frequent phrases) where the AI "
+                "is clearly worse than people.")
+    parts = [f"{describe(s)} ({s['share']:.0%} of rated turns: {_slice_effect(s)})" for s in found[:SLICES_SHOWN]]
+    more = f"; and {len(found) - SLICES_SHOWN} more" if len(found) > SLICES_SHOWN else ""
+    return f"Where the AI does clearly worse than people: {'; '.join(parts)}{more}."
+
+
+def routing_sentence(c: CategoryDecision) -> str:
+    """The routes the router certified within the category for drafted AI answers (``eval.decide.router``), the
+    share of turns each takes and the harmful bound; "" without a router."""
+    r = (c.routing or {}).get("answer")
+    if not r:
+        return ""
+    confidence = f"{(c.routing or {}).get('confidence', 0.95):.0%}"
+    ai, assist, name = r["ai"], r["assist"], category_name(c.category)
+    if ai.get("threshold") is None and assist.get("threshold") is None:
+        return (f"No share of the {name} turns could be routed to the AI or to AI drafts with {confidence} "
+                "confidence: all go to people.")
+    parts = []
+    if ai.get("threshold") is not None:
+        parts.append(f"AI may answer {ai['share']:.0%} of the {name} turns alone (the clear ones)")
+    if assist.get("threshold") is not None:
+        parts.append(f"{'AI' if not parts else 'it'} drafts for a person on {assist['share']:.0%}")
+    parts.append(f"{r['human_share']:.0%} go to people")
+    bounds = [f"at most {pct(x['harm_upper'])} of the AI's {what} there are harmful"
+              for x, what in ((ai, "answers"), (assist, "drafts")) if x.get("threshold") is not None]
+    return f"{'; '.join(parts)}; with {confidence} confidence {' and '.join(bounds)}."

@@ -35,12 +35,15 @@ class Scenario:
     """Harmful AI answers among routine turns, which no feature reveals."""
     unacceptable: float = 0.03
     """Unacceptable (not harmful) AI answers among routine turns; people's answers are acceptable 95%."""
+    human_harm: float = 0.0
+    """Harmful human answers, anywhere (drawn only when above 0, so the default draws what it always did)."""
 
 
 def planted_turns(rng: np.random.Generator, n: int, scenario: Scenario = Scenario(),
                   category: str = "refund_request") -> pd.DataFrame:
     """``n`` turns of one category: router features, ``ticket_id``, ``item_id``, the planted ``p_harm`` and
-    one rating drawn from it (``crit_ai``, ``acc_ai``, ``acc_human``)."""
+    one rating drawn from it (``crit_ai``, ``acc_ai``, ``acc_human``, ``crit_human``, and ``diff``: the AI - human
+    score on a 1-5 scale, harmful 1, unacceptable 2, acceptable 4)."""
     cue = rng.random(n) < scenario.cue_share
     rows = []
     for i in range(n):
@@ -54,6 +57,11 @@ def planted_turns(rng: np.random.Generator, n: int, scenario: Scenario = Scenari
     harm = rng.random(n) < p_harm
     unacceptable = harm | (rng.random(n) < scenario.unacceptable)
     ids = [f"{category[:3].upper()}{rng.integers(1 << 40):011x}" for _ in range(n)]
+    acc_human = rng.random(n) < 0.95
+    human_harm = rng.random(n) < scenario.human_harm if scenario.human_harm > 0 else np.zeros(n, bool)
+    score_ai = np.where(harm, 1.0, np.where(unacceptable, 2.0, 4.0))
+    score_human = np.where(human_harm, 1.0, np.where(acc_human, 4.0, 2.0))
     return frame.assign(ticket_id=ids, item_id=[f"{t}#1" for t in ids], p_harm=p_harm, cue=cue,
                         crit_ai=harm.astype(float), acc_ai=(~unacceptable).astype(float),
-                        acc_human=(rng.random(n) < 0.95).astype(float))
+                        acc_human=(acc_human & ~human_harm).astype(float), crit_human=human_harm.astype(float),
+                        diff=score_ai - score_human)
