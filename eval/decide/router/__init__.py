@@ -22,7 +22,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from eval.decide.router.features import VARIANTS, Variant
+from sklearn.compose import ColumnTransformer
+
+from eval.decide.router.features import VARIANTS, Variant, context_columns, vectoriser
 from eval.decide.router.model import RiskModel, fit, fold_of
 from eval.decide.router.thresholds import NONE, Certified, certify
 from eval.policy import Policy
@@ -48,6 +50,7 @@ class CategoryRoutes:
 class Router:
     """The fitted router: per variant the fold models and the certified thresholds per category."""
 
+    vectoriser: ColumnTransformer
     models: dict[Variant, RiskModel]
     routes: dict[Variant, dict[str, CategoryRoutes]]
     always_human: tuple[str, ...] = ()
@@ -55,7 +58,7 @@ class Router:
 
     def route(self, frame: pd.DataFrame, variant: Variant) -> tuple[np.ndarray, np.ndarray]:
         """(route, risk) of every row of ``frame`` (turn features with ``ticket_id`` and ``category``)."""
-        risk = self.models[variant].risk(frame, fold_of(frame["ticket_id"]))
+        risk = self.models[variant].risk(self.vectoriser.transform(frame), fold_of(frame["ticket_id"]))
         routes = np.full(len(frame), "human", dtype=object)
         for category, rows in frame.groupby("category", sort=False).indices.items():
             mine = self.routes[variant].get(str(category))
@@ -88,13 +91,15 @@ def learn_router(turns: pd.DataFrame, policy: Policy) -> Router | None:
         return None
     models: dict[Variant, RiskModel] = {}
     routes: dict[Variant, dict[str, CategoryRoutes]] = {}
+    vec = vectoriser().fit(known)
+    x, folds = vec.transform(known).tocsr(), fold_of(known["ticket_id"])
     for variant in VARIANTS:
-        models[variant], risk = fit(known, bad, variant)
+        models[variant], risk = fit(x, folds, bad, variant, None if variant == "answer" else context_columns(vec))
         routes[variant] = {str(c): _category_routes(known.iloc[rows], risk[rows], policy)
                            for c, rows in known.groupby("category", sort=True).indices.items()}
     training = {"rated_turns": len(known), "harmful_or_unacceptable": int(bad.sum()),
                 "without_critical_flag": int(len(turns) - len(known)), "confidence": policy.confidence}
-    return Router(models, routes, tuple(policy.always_human), training)
+    return Router(vec, models, routes, tuple(policy.always_human), training)
 
 
 def routing_summary(router: Router | None, category: str) -> dict[str, Any] | None:
