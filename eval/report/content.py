@@ -25,6 +25,8 @@ from eval.report.words import (
     automatic_sentence,
     judge_disagreement,
     judge_sentence,
+    routing_sentence,
+    slices_sentence,
     evidence_sentence,
     listing,
     plain_reason,
@@ -72,6 +74,8 @@ class CategoryView:
     """Which kind of evidence decided it, in words ("" for a run without reviews)."""
     automatic: str = ""
     """What the automatic evidence on every item was worth here ("" where it made no estimate)."""
+    routing: str = ""
+    """The router's certified routes within the category and where the AI fails ("" without a router)."""
 
 
 @dataclass(frozen=True)
@@ -239,7 +243,8 @@ def build_report(
         CategoryView(decision=c, name=category_name(c.category), blockers=blockers(c),
                      examples=tuple(examples.get(c.category, ())), workload=loads.get(c.category),
                      judge=judge_sentence(raw_cats.get(c.category, {}).get("judge")), cuts=cuts_sentence(c),
-                     evidence=evidence_sentence(c), automatic=automatic_sentence(c))
+                     evidence=evidence_sentence(c), automatic=automatic_sentence(c),
+                     routing=" ".join(t for t in (routing_sentence(c), slices_sentence(c)) if t))
         for c in sorted(decisions.categories, key=lambda c: (TIERS.index(c.tier), -c.tickets, c.category))
     )
     return Report(

@@ -21,6 +21,7 @@ import sklearn
 from eval.decide.estimates import item_table
 from eval.decide.router import Router, learn_router, routing_summary
 from eval.decide.router.features import turn_features
+from eval.decide.router.slices import find_slices
 from eval.errors import MissingInput, UserError
 from eval.policy import Policy
 from eval.records import CategoryDecision, Item, Ticket
@@ -65,7 +66,14 @@ def with_routing(folder: RunFolder, categories: list[CategoryDecision], ratings:
     turns = rated_turns(folder, item_table(ratings, None)) if len(ratings) else None
     router = None if turns is None else learn_router(turns, policy)
     _save(folder, router)
-    return [c.model_copy(update={"routing": routing_summary(router, c.category)}) for c in categories]
+    slices = [] if turns is None or router is None else find_slices(turns, policy)
+    out = []
+    for c in categories:
+        routing = routing_summary(router, c.category)
+        if routing is not None:
+            routing["slices"] = [s for s in slices if s["category"] == c.category]
+        out.append(c.model_copy(update={"routing": routing}))
+    return out
 
 
 def _save(folder: RunFolder, router: Router | None) -> None:
