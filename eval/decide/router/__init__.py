@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from sklearn.compose import ColumnTransformer
 
@@ -91,8 +92,8 @@ def learn_router(turns: pd.DataFrame, policy: Policy) -> Router | None:
         return None
     models: dict[Variant, RiskModel] = {}
     routes: dict[Variant, dict[str, CategoryRoutes]] = {}
-    vec = vectoriser().fit(known)
-    x, folds = vec.transform(known).tocsr(), fold_of(known["ticket_id"])
+    vec = vectoriser()
+    x, folds = sparse.csr_matrix(vec.fit_transform(known)), fold_of(known["ticket_id"])
     for variant in VARIANTS:
         models[variant], risk = fit(x, folds, bad, variant, None if variant == "answer" else context_columns(vec))
         routes[variant] = {str(c): _category_routes(known.iloc[rows], risk[rows], policy)
