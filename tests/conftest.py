@@ -1,7 +1,10 @@
 """Tests never reach a hub: Hugging Face libraries are forced offline for the whole session."""
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -22,3 +25,13 @@ def realdata() -> Path:
         if Path(candidate).is_dir():
             return Path(candidate)
     pytest.skip("../shared/realdata not found beside the project (set SUPPORT_EVAL_REALDATA)")
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """``benchmarks/<name>.py`` as a module (a script, not a package), for tests that run its small version."""
+    path = Path(__file__).parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = sys.modules[name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -3,24 +3,18 @@ automatic evidence on every pair (skipped without ../shared/realdata)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
+from conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    """benchmarks/ppi_pandalm.py (a script, not a package)."""
-    path = Path(__file__).parents[1] / "benchmarks" / "ppi_pandalm.py"
-    spec = importlib.util.spec_from_file_location("ppi_pandalm", path)
-    assert spec is not None and spec.loader is not None
-    module = sys.modules["ppi_pandalm"] = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """benchmarks/ppi_pandalm.py."""
+    return load_benchmark("ppi_pandalm")
 
 
 @pytest.fixture(scope="module")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
+from conftest import load_benchmark
 
 from eval.stats import sequential as sq
 
@@ -106,13 +104,8 @@ def test_a_late_drift_is_caught_about_as_fast_as_an_early_one() -> None:
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    """benchmarks/monitor_detection.py, whose small versions these are (it is a script, not a package)."""
-    path = Path(__file__).parents[1] / "benchmarks" / "monitor_detection.py"
-    spec = importlib.util.spec_from_file_location("monitor_detection", path)
-    assert spec is not None and spec.loader is not None
-    module = sys.modules["monitor_detection"] = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """benchmarks/monitor_detection.py, whose small versions these are."""
+    return load_benchmark("monitor_detection")
 
 
 def test_bench_scores_have_the_stated_moments(bench: ModuleType) -> None:
