@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from eval import stats
-from eval.decide.automatic import automatic_method, automatic_table
+from eval.decide.automatic import automatic_method, automatic_table, ticket_codes
 from eval.decide.design import key_strata, stratified_items
 from eval.decide.cuts import cut_values, cuts_method, with_cuts
 from eval.decide.estimates import item_table
@@ -35,7 +35,7 @@ from eval.decide.gates import WIN_RATE_METHOD, decided_on_win_rate
 from eval.decide.planning import within_volume
 from eval.decide.router.store import with_routing
 from eval.decide.unpaired import read_covariates
-from eval.judges import judge_table
+from eval.judges.table import Tally, placed_verdicts
 from eval.policy import Policy
 from eval.ratings.agreement import ReviewerExclusion, review_exclusion, reviewer_exclusion, write_agreement
 from eval.ratings.importer import read_item_index, read_ratings
@@ -59,9 +59,9 @@ def decide(
     With ``reviews`` (``eval.ratings.reviews.read_reviews``), each category is decided on its strongest kind of
     evidence (``eval.decide.evidence``); ``covariates``: per ticket what was known before the first answer
     (``eval.decide.unpaired.read_covariates``), for the adjusted unpaired estimate. ``scores`` and ``judge``
-    (``eval.judges.judge_table``) on every item make the gated estimates prediction-powered
-    (``eval.decide.automatic``); ``design``: the key's certainty stratum per item of the rounds drawn by stratum
-    (``eval.decide.design``), whose categories are estimated stratified."""
+    (``eval.judges.judge_table``, or ``eval.judges.placed_verdicts`` in the items' order) on every item make the
+    gated estimates prediction-powered (``eval.decide.automatic``); ``design``: the key's certainty stratum per item
+    of the rounds drawn by stratum (``eval.decide.design``), whose categories are estimated stratified."""
     if exclusion is None:
         exclusion = reviewer_exclusion(ratings, policy.reviewers)
     used = ratings[~ratings["reviewer"].isin(exclusion.excluded)]
@@ -72,9 +72,10 @@ def decide(
         reviews = reviews[~reviews["reviewer"].isin(reviews_exclusion.excluded)]
         note += f"; reviews: {reviews_exclusion.note()}"
     table = item_table(used, scores)
-    tickets = items.groupby("category")["ticket_id"].nunique()
+    items = items.assign(ticket_id=ticket_codes(items["ticket_id"]))  # integers: ten million strings hash slowly
+    tickets = items.groupby("category", observed=True)["ticket_id"].nunique()
     all_tickets = items["ticket_id"].nunique()
-    cats = sorted(set(items["category"]) | set(used["category"]) | set([] if reviews is None else reviews["category"]))
+    cats = sorted(set(items["category"].unique()) | set(used["category"]) | set([] if reviews is None else reviews["category"]))
     groups: list[Group] = [(c,) for c in cats]
     rngs = dict(zip(groups, rng.spawn(len(cats))))
     counts: dict[Group, int] = {(c,): int(tickets.get(c, 0)) for c in cats}
@@ -126,9 +127,11 @@ def decide_to_file(run_dir: Path, policy: Policy, seed: int) -> Decisions:
     recorded = set() if reviews is None else set(reviews.loc[reviews["answer"] == "historical", "ticket_id"])
     covariates = (read_covariates(folder.tickets, recorded, policy.unpaired_covariates)
                   if recorded and folder.tickets.exists() else None)
+    placed = placed_verdicts(folder, items["item_id"])
     decisions = decide(ratings, items, scores, policy, np.random.default_rng(seed), exclusion, reviews, covariates,
-                       judge_table(folder), reviews_exclusion, key_strata(folder.key))
-    categories = within_volume(_with_judge(run_dir, decisions, policy), _weekly_items(run_dir, items), policy)
+                       None if placed is None else placed.table, reviews_exclusion, key_strata(folder.key))
+    tally = Tally() if placed is None else placed.tally
+    categories = within_volume(_with_judge(run_dir, decisions, policy, tally), _weekly_items(run_dir, items), policy)
     categories = with_routing(folder, categories, ratings[~ratings["reviewer"].isin(exclusion.excluded)], policy)
     decisions = decisions.model_copy(update={"seed": seed, "categories": categories})
     write_json(folder.decisions, stats.rounded(decisions.model_dump(mode="json")))
@@ -149,10 +152,10 @@ def _weekly_items(run_dir: Path, items: pd.DataFrame) -> dict[str, float]:
     return {c: n / weeks for c, n in items.groupby("category").size().items()}
 
 
-def _with_judge(run_dir: Path, decisions: Decisions, policy: Policy) -> list[CategoryDecision]:
+def _with_judge(run_dir: Path, decisions: Decisions, policy: Policy, tally: Tally) -> list[CategoryDecision]:
     from eval.judges.evidence import judge_evidence_of_run
 
-    evidence = judge_evidence_of_run(run_dir, policy.confidence)
+    evidence = judge_evidence_of_run(run_dir, tally, policy.confidence)
     return [c.model_copy(update={"judge": evidence[c.category].model_dump() if c.category in evidence else None})
             for c in decisions.categories]
 

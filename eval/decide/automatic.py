@@ -54,18 +54,28 @@ def automatic_method() -> str:
 
 
 def automatic_table(items: pd.DataFrame, scores: pd.DataFrame | None, judge: pd.DataFrame | None) -> pd.DataFrame | None:
-    """Every item (item_id, ticket_id, category, any cut columns) with its automatic evidence; None when
-    there is none."""
+    """Every item (item_id, ticket_id as :func:`ticket_codes`, category, any cut columns) with its automatic
+    evidence; None when there is none. A judge table in the items' own order (``eval.judges.placed_verdicts``)
+    is taken as it is, any other joined by item id; a feature the run lacks is an all-NaN sparse column, which
+    takes no memory on ten million items."""
     if (scores is None or scores.empty) and judge is None:
         return None
-    table = items.set_index("item_id")
-    table = table.join(rubric_columns(scores, table.index))
+    table = items.assign(ticket_id=ticket_codes(items["ticket_id"]))
+    if scores is not None and not scores.empty:
+        table = table.set_index("item_id").join(rubric_columns(scores, pd.Index(table["item_id"]))).reset_index()
     if judge is not None:
-        table = table.join(judge.set_index("item_id"), how="left")
-    for name in FEATURES:
-        if name not in table:
-            table[name] = np.nan
-    return table.reset_index()
+        aligned = len(judge) == len(table) and judge["item_id"].equals(table["item_id"])
+        table = (table.assign(**{c: judge[c].to_numpy() for c in judge.columns.drop("item_id")}) if aligned
+                 else table.merge(judge, on="item_id", how="left"))
+    missing = {name: pd.arrays.SparseArray(np.full(len(table), np.nan), fill_value=np.nan)
+               for name in FEATURES if name not in table}
+    return table.assign(**missing)
+
+
+def ticket_codes(tickets: pd.Series) -> np.ndarray:
+    """Ticket ids (or codes) as integers in the ids' sorted order: folds and clusters come out as from the ids,
+    without hashing and sorting strings in every fit."""
+    return pd.factorize(tickets, sort=True)[0].astype(np.int32)
 
 
 def _varies(col: np.ndarray) -> bool:
@@ -89,15 +99,16 @@ def cross_fitted(x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> np.ndarray
     the fold models' mean elsewhere."""
     known = ~np.isnan(y)
     out = np.full(len(y), np.nan)
-    unknown_sum = np.zeros(int((~known).sum()))
-    folds = GroupKFold(n_splits=min(FOLDS, len(np.unique(groups[known]))))
+    x_known, y_known, g_known = x[known], y[known], groups[known]
+    coef, intercept = np.zeros(x.shape[1]), 0.0
+    folds = GroupKFold(n_splits=min(FOLDS, len(np.unique(g_known))))
     with config_context(assume_finite=True):  # checked once in features(); validation dominated the run time
-        for train, test in folds.split(x[known], y[known], groups[known]):
-            model = Ridge(alpha=1.0).fit(x[known][train], y[known][train])
-            out[np.flatnonzero(known)[test]] = model.predict(x[known][test])
-            if unknown_sum.size:
-                unknown_sum += model.predict(x[~known])
-    out[~known] = unknown_sum / folds.get_n_splits()
+        for train, test in folds.split(x_known, y_known, g_known):
+            model = Ridge(alpha=1.0).fit(x_known[train], y_known[train])
+            out[np.flatnonzero(known)[test]] = model.predict(x_known[test])
+            coef, intercept = coef + model.coef_, intercept + model.intercept_
+    k = folds.get_n_splits()
+    out[~known] = x[~known] @ (coef / k) + intercept / k  # the fold models' mean prediction, in one product
     return out
 
 
@@ -129,7 +140,7 @@ def prediction_powered(est: CategoryEstimates, rated: pd.DataFrame, auto: pd.Dat
         return est
     cols = [*GATED.values(), "crit_ai"]
     merged = auto.merge(rated[["item_id", *cols]], on="item_id", how="left", validate="one_to_one")
-    x, tickets = features(merged[list(FEATURES)].to_numpy(float)), merged["ticket_id"].to_numpy()
+    x, tickets = features(merged[list(FEATURES)].to_numpy(float)), ticket_codes(merged["ticket_id"])
     if x is None:
         return est
     out, effective = dict(est.estimates), None
@@ -157,7 +168,7 @@ def by_stratum(est: CategoryEstimates, rated: pd.DataFrame, auto: pd.DataFrame, 
     over-sampled stratum; its other, ungated figures stay unweighted."""
     cols = [*GATED.values(), "crit_ai"]
     merged = auto.merge(rated[["item_id", *cols]], on="item_id", how="left", validate="one_to_one")
-    strata, tickets = merged["stratum"].to_numpy(), merged["ticket_id"].to_numpy()
+    strata, tickets = merged["stratum"].to_numpy(), ticket_codes(merged["ticket_id"])
     x = features(merged[list(FEATURES)].to_numpy(float)) if rated["ticket_id"].nunique() >= MIN_TICKETS else None
     out, alone, effective = dict(est.estimates), dict(est.estimates), None
     for name, col in GATED.items():

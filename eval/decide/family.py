@@ -6,6 +6,8 @@ through this code, so a cut is judged by exactly the gates a category is.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -47,12 +49,31 @@ def rating_evidence(
     return ests, alphas
 
 
-def automatic_groups(auto: pd.DataFrame | None, by: list[str]) -> dict[Group, pd.DataFrame]:
+class AutomaticGroups(Mapping[Group, pd.DataFrame]):
+    """Every item's automatic evidence per group of the columns ``by``, each group's rows taken when asked
+    for: all groups at once would copy the whole table."""
+
+    def __init__(self, auto: pd.DataFrame | None, by: list[str]) -> None:
+        self._auto = pd.DataFrame() if auto is None else auto
+        self._rows = {} if auto is None else {(g if isinstance(g, tuple) else (g,)): rows for g, rows in
+                                               auto.groupby(by, sort=False, observed=True).indices.items()}
+
+    def __getitem__(self, g: Group) -> pd.DataFrame:
+        return self._auto.take(self._rows[g])
+
+    def __iter__(self) -> Iterator[Group]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+
+def automatic_groups(auto: pd.DataFrame | None, by: list[str]) -> AutomaticGroups:
     """Every item's automatic evidence per group of the columns ``by`` (empty without any)."""
-    return {} if auto is None else {tuple(g): part for g, part in auto.groupby(by, sort=False)}
+    return AutomaticGroups(auto, by)
 
 
-def with_automatic(est: CategoryEstimates, part: pd.DataFrame, autos: dict[Group, pd.DataFrame], g: Group,
+def with_automatic(est: CategoryEstimates, part: pd.DataFrame, autos: Mapping[Group, pd.DataFrame], g: Group,
                    policy: Policy) -> CategoryEstimates:
     """``est`` made prediction-powered from the group's every item, where there is automatic evidence."""
     mine = autos.get(g)

@@ -10,7 +10,6 @@ it agrees at least as well as reviewers do, its AI win rate over every judged it
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from pydantic import BaseModel
 from scipy import stats
 
 from eval.judges.calibration import CategoryCalibration
-from eval.judges.table import WIN, Verdict, read_verdicts, verdicts_file
+from eval.judges.table import WIN, Tally, Verdict, verdicts_file
 from eval.run.folder import RunFolder
 
 
@@ -51,32 +50,34 @@ def judge_evidence(
     verdicts: Iterable[Verdict], calibration: Mapping[str, CategoryCalibration], confidence: float = 0.95,
 ) -> dict[str, JudgeEvidence]:
     """Per judged category: whether the judge is used and, if so, its AI win rate with an interval."""
-    wins: dict[str, list[float]] = defaultdict(list)
-    errors: dict[str, int] = defaultdict(int)
-    for v in verdicts:
-        if v.preference is None:
-            errors[v.category] += 1
-        else:
-            wins[v.category].append(WIN[v.preference])
+    return tallied_evidence(Tally((v.category, v.preference) for v in verdicts), calibration, confidence)
+
+
+def tallied_evidence(
+    tally: Tally, calibration: Mapping[str, CategoryCalibration], confidence: float = 0.95,
+) -> dict[str, JudgeEvidence]:
+    """:func:`judge_evidence` from the verdicts counted per (category, preference), as ``decide`` streams them
+    (``eval.judges.table.placed_verdicts``): ten million verdicts are never records."""
     out = {}
-    for category in sorted(set(wins) | set(errors)):
+    for category in sorted({c for c, _ in tally}):
+        wins = np.repeat(list(WIN.values()), [tally[(category, p)] for p in WIN])
         cal = calibration.get(category)
         evidence = JudgeEvidence(
             used=bool(cal and cal.usable), why=cal.why if cal else "no reviewer ratings to calibrate against",
-            judged_items=len(wins[category]), judge_errors=errors[category],
+            judged_items=len(wins), judge_errors=tally[(category, None)],
             agreement_with_reviewers=cal.judge_vs_reviewers if cal else None,
             reviewers_with_each_other=cal.reviewers_pairwise if cal else None, leniency=cal.leniency if cal else None,
         )
-        if evidence.used and wins[category]:
-            arr = np.asarray(wins[category])
-            low, high = _interval(arr, confidence)
-            evidence = evidence.model_copy(update={"win_rate_ai": float(arr.mean()), "low": low, "high": high})
+        if evidence.used and len(wins):
+            low, high = _interval(wins, confidence)
+            evidence = evidence.model_copy(update={"win_rate_ai": float(wins.mean()), "low": low, "high": high})
         out[category] = evidence
     return out
 
 
-def judge_evidence_of_run(run_dir: Path, confidence: float = 0.95) -> dict[str, JudgeEvidence]:
-    """From the run's verdicts (imported or pairwise) and judge_calibration.json; empty when no judge ran."""
+def judge_evidence_of_run(run_dir: Path, tally: Tally, confidence: float = 0.95) -> dict[str, JudgeEvidence]:
+    """From the run's verdicts (imported or pairwise) as ``tally`` counted them, and judge_calibration.json;
+    empty when no judge ran."""
     folder = RunFolder(run_dir)
     calibration_path = folder.judge_calibration
     if verdicts_file(folder) is None:
@@ -85,4 +86,4 @@ def judge_evidence_of_run(run_dir: Path, confidence: float = 0.95) -> dict[str, 
     if calibration_path.exists():
         raw = json.loads(calibration_path.read_text(encoding="utf-8"))
         calibration = {c: CategoryCalibration.model_validate(v) for c, v in raw.items()}
-    return judge_evidence(read_verdicts(folder), calibration, confidence)
+    return tallied_evidence(tally, calibration, confidence)
