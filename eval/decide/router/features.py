@@ -44,15 +44,26 @@ def turn_features(category: str, context: Sequence[Turn], metadata: Mapping[str,
             "category": category, "channel": channel or "", "language": str(metadata.get("language") or "")}
 
 
+def with_sentinel(text: str) -> str:
+    """Lower-cased text after a word every turn has, so a run whose turns have no words (an empty answer, no
+    customer message, no facts) still has a vocabulary: its risk then rests on what the others say."""
+    return "textstart " + text.lower()
+
+
+def facts_with_sentinel(tokens: str) -> str:
+    """The fact tokens as they are, after one every turn has (see :func:`with_sentinel`)."""
+    return "factsstart " + tokens
+
+
 def vectoriser() -> ColumnTransformer:
     """Words and word pairs of the customer's messages and of the AI answer (last, so the conversation-only
     variant reads the columns before it), fact tokens and the ticket's kind, as sparse columns. Fitted once
     on the rated turns' text (never their ratings), so cross-fitting refits only the classifier:
     tokenising was nine tenths of the learning time."""
-    text = dict(ngram_range=(1, 2), min_df=2, max_features=20_000, sublinear_tf=True)
+    text = dict(ngram_range=(1, 2), min_df=2, max_features=20_000, sublinear_tf=True, preprocessor=with_sentinel)
     return ColumnTransformer([
         ("customer", TfidfVectorizer(**text), "customer"),
-        ("facts", TfidfVectorizer(token_pattern=r"[^ ]+", lowercase=False), "facts"),
+        ("facts", TfidfVectorizer(token_pattern=r"[^ ]+", preprocessor=facts_with_sentinel), "facts"),
         ("kind", OneHotEncoder(handle_unknown="ignore"), ["category", "channel", "language"]),
         ("ai", TfidfVectorizer(**text), "ai"),
     ])

@@ -17,6 +17,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import sklearn
+from pydantic import BaseModel
 
 from eval.decide.estimates import item_table
 from eval.decide.router import Router, learn_router, routing_summary
@@ -24,7 +25,7 @@ from eval.decide.router.features import turn_features
 from eval.decide.router.slices import find_slices
 from eval.errors import MissingInput, UserError
 from eval.policy import Policy
-from eval.records import CategoryDecision, Item, Ticket
+from eval.records import CategoryDecision, Turn
 from eval.run.folder import RunFolder
 from eval.store import parse_line, read_jsonl, read_lines, write_json
 
@@ -33,10 +34,31 @@ _ITEM_ID = re.compile(rb'^\{"item_id":"((?:[^"\\]|\\.)*)"')
 picked out of millions of lines without parsing the others."""
 
 
+class _Answer(BaseModel):
+    text: str | None = None
+
+
+class _RatedTurn(BaseModel):
+    """What the router reads of an item: an item index without texts (decide needs none) still learns a
+    router from the facts and the ticket's kind."""
+
+    item_id: str
+    ticket_id: str
+    category: str
+    context: list[Turn] = []
+    metadata: dict[str, Any] = {}
+    ai: _Answer = _Answer()
+
+
+class _Channel(BaseModel):
+    ticket_id: str
+    channel: str | None = None
+
+
 def _channels(folder: RunFolder, tickets: set[str]) -> dict[str, str | None]:
     if not folder.tickets.exists():
         return {}
-    return {t.ticket_id: t.channel for t in read_jsonl(folder.tickets, Ticket) if t.ticket_id in tickets}
+    return {t.ticket_id: t.channel for t in read_jsonl(folder.tickets, _Channel) if t.ticket_id in tickets}
 
 
 def rated_turns(folder: RunFolder, table: pd.DataFrame) -> pd.DataFrame:
@@ -47,7 +69,7 @@ def rated_turns(folder: RunFolder, table: pd.DataFrame) -> pd.DataFrame:
         head = _ITEM_ID.match(line)
         if head is not None and head.group(1).decode() not in wanted:
             continue
-        item = parse_line(folder.items, lineno, line, Item)
+        item = parse_line(folder.items, lineno, line, _RatedTurn)
         if item.item_id in wanted:
             rows.append({"item_id": item.item_id, "ticket_id": item.ticket_id, "context": item.context,
                          "metadata": item.metadata, "category": item.category, "ai": item.ai.text})
