@@ -258,7 +258,8 @@ def _rater(rows: pd.DataFrame) -> pd.Series:
 
 def _match(rows: pd.DataFrame, key: pd.DataFrame, items: pd.DataFrame) -> tuple[pd.DataFrame, list[Quarantined]]:
     """Join ratings to the key and the items; drop unknown ids and duplicates, saying why."""
-    rows = rows.merge(key, on="rating_id", how="left").merge(items, on="item_id", how="left")
+    rows = rows.merge(key, on="rating_id", how="left")
+    rows = rows.merge(items[items["item_id"].isin(rows["item_id"])], on="item_id", how="left")  # rated items only
     unknown = rows["x"].isna().to_numpy()
     bad = _rejections(rows, unknown, "rating_id", "unknown_rating_id", rows["rating_id"] + " is not in the key")
     no_item = ~unknown & rows["category"].isna().to_numpy()
