@@ -41,7 +41,7 @@ def test_decide_certifies_routes_and_route_sends_the_chargeback_turns_to_people(
     routing = decisions.categories[0].routing
     assert routing is not None and routing["answer"]["ai"]["threshold"] is not None
     assert 0.6 <= routing["answer"]["ai"]["share"] <= 0.9 and routing["answer"]["ai"]["harm_upper"] <= 0.02
-    assert (run / "router" / "router.joblib").exists()
+    assert (run / "router" / "router.pkl").exists()
     training = json.loads((run / "router" / "training.json").read_text())
     assert training["rated_turns"] == 1000 and "scikit-learn" in training["versions"]
 

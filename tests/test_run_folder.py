@@ -29,7 +29,8 @@ def test_a_changed_tickets_file_makes_decide_run_again(tmp_path: Path) -> None:
     tickets changed since is not skipped; without tickets.jsonl it still runs."""
     folder, decide = RunFolder(tmp_path), STAGES["decide"]
     assert "tickets" in decide.optional
-    for name in ("items", "tickets", "agreement", "decisions"):
+    for name in ("items", "tickets", *decide.writes):
+        folder.path(name).parent.mkdir(parents=True, exist_ok=True)
         folder.path(name).write_text("{}\n", encoding="utf-8")
     update_manifest(folder, stages={"decide": {"summary": {}, "files": stage_files(folder, decide.reads, decide.writes)}})
     assert completed_stage(folder, "decide", decide.reads, decide.writes) is not None

@@ -43,7 +43,7 @@ NAMES: dict[Artifact, str] = {
     "agreement": "agreement.json",
     "decisions": "decisions.json",
     "router": "router",
-    "router_model": "router/router.joblib",
+    "router_model": "router/router.pkl",
     "router_training": "router/training.json",
     "report_html": "report.html",
     "report_md": "report.md",

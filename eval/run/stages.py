@@ -325,9 +325,9 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
           _with_rejections("eval.ratings.reviews", "ReviewsSummary"), _reviewed),
     Stage("judge", ("items", "ratings"), ("judge", "judge_rejected", "judge_pairwise", "judge_calibration"),
           _run_judge, lambda s, f: s, _judged, resumable=False, optional=("ratings",)),
-    Stage("decide", ("ratings", "reviews", "items", "scores", "tickets", "judge", "judge_pairwise", "key"),
-          ("agreement", "decisions", "router_model", "router_training"), _run_decide, _decisions,
-          optional=("ratings", "reviews", "scores", "tickets", "judge", "judge_pairwise", "key")),
+    Stage("decide", ("ratings", "reviews", "items", "scores", "tickets", "judge", "judge_pairwise"),
+          ("agreement", "decisions", "router_training"), _run_decide, _decisions,
+          optional=("ratings", "reviews", "scores", "tickets", "judge", "judge_pairwise")),
     Stage("report", ("decisions", "agreement", "ratings", "scores", "items", "tickets"), ("report_html", "report_md"),
           _run_report, _model("eval.report", "ReportSummary"), optional=("agreement", "ratings", "scores", "tickets")),
 )}

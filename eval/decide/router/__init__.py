@@ -94,6 +94,9 @@ def learn_router(turns: pd.DataFrame, policy: Policy) -> Router | None:
     routes: dict[Variant, dict[str, CategoryRoutes]] = {}
     vec = vectoriser()
     x, folds = sparse.csr_matrix(vec.fit_transform(known)), fold_of(known["ticket_id"])
+    for part in vec.named_transformers_.values():
+        if hasattr(part, "__dict__"):  # an object id the text vectorisers cache: it would vary the pickled router
+            vars(part).pop("_stop_words_id", None)
     for variant in VARIANTS:
         models[variant], risk = fit(x, folds, bad, variant, None if variant == "answer" else context_columns(vec))
         routes[variant] = {str(c): _category_routes(known.iloc[rows], risk[rows], policy)

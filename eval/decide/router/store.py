@@ -1,26 +1,29 @@
 """The router in the run folder: learned from its rated turns, saved with its training manifest.
 
-``RUN/router/router.joblib`` holds the fitted router (joblib, which ships with scikit-learn: a
-pickle, so load only routers your own runs wrote); ``RUN/router/training.json`` says what it was
-trained on and with which library versions. Loading refuses a router written by another
+``RUN/router/router.pkl`` holds the fitted router, pickled by the standard library's C pickler:
+joblib's pure-Python pickler took a second for the vocabularies, and its gain (memory-mapped large
+arrays) does not apply to a few sparse classifiers. A pickle runs code when loaded, so load only
+routers your own runs wrote. ``RUN/router/training.json`` says what it was trained on and with
+which library versions, or why no router was learned. Loading refuses a router written by another
 scikit-learn version, whose pickles are not guaranteed to load or to predict the same.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import pickle
 import platform
 import re
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 import sklearn
 from pydantic import BaseModel
 
 from eval.decide.estimates import item_table
-from eval.decide.router import Router, learn_router, routing_summary
+from eval.decide.router import MIN_POSITIVES, Router, learn_router, routing_summary
 from eval.decide.router.features import turn_features
 from eval.decide.router.slices import find_slices
 from eval.errors import MissingInput, UserError
@@ -99,17 +102,22 @@ def with_routing(folder: RunFolder, categories: list[CategoryDecision], ratings:
 
 
 def _save(folder: RunFolder, router: Router | None) -> None:
+    """router.pkl and training.json; without a router, training.json says so (decide's declared output
+    exists either way) and a stale router.pkl is removed."""
     model, training = folder.path("router_model"), folder.path("router_training")
-    if router is None:
-        for stale in (model, training):
-            stale.unlink(missing_ok=True)
-        return
     model.parent.mkdir(parents=True, exist_ok=True)
-    joblib.dump(router, model)
+    if router is None:
+        model.unlink(missing_ok=True)
+        write_json(training, {"router": None, "why": "no paired ratings, or too few harmful or unacceptable AI "
+                                                     f"answers among them (fewer than {MIN_POSITIVES}) to learn from"})
+        return
+    partial = model.with_name(model.name + ".partial")
+    with open(partial, "wb") as fh:
+        pickle.dump(router, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(partial, model)
     write_json(training, {
         **router.training, "variants": sorted(router.models), "categories": sorted(next(iter(router.routes.values()))),
-        "versions": {"scikit-learn": sklearn.__version__, "numpy": np.__version__, "joblib": joblib.__version__,
-                     "python": platform.python_version()},
+        "versions": {"scikit-learn": sklearn.__version__, "numpy": np.__version__, "python": platform.python_version()},
     })
 
 
@@ -123,7 +131,8 @@ def load_router(folder: RunFolder) -> Router:
     if versions.get("scikit-learn") != sklearn.__version__:
         raise UserError(f"{path}: written with scikit-learn {versions.get('scikit-learn')}, this is "
                         f"{sklearn.__version__}; run `support-eval decide` again to relearn it", file=path)
-    router = joblib.load(path)
+    with open(path, "rb") as fh:
+        router = pickle.load(fh)
     if not isinstance(router, Router):
         raise UserError(f"{path}: not a router", file=path)
     return router
