@@ -17,7 +17,7 @@ the conversation (who takes the ticket before any draft).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,7 +30,6 @@ from eval.decide.router.model import RiskModel, fit, fold_of
 from eval.decide.router.thresholds import NONE, Certified, certify
 from eval.policy import Policy
 
-RouteName = Literal["ai", "assist", "human"]
 MIN_POSITIVES = 5
 """Fewer harmful-or-unacceptable rated turns than this: nothing to learn a risk from; no router."""
 
@@ -54,7 +53,6 @@ class Router:
     vectoriser: ColumnTransformer
     models: dict[Variant, RiskModel]
     routes: dict[Variant, dict[str, CategoryRoutes]]
-    always_human: tuple[str, ...] = ()
     training: dict[str, Any] = field(default_factory=dict)
 
     def route(self, frame: pd.DataFrame, variant: Variant) -> tuple[np.ndarray, np.ndarray]:
@@ -63,7 +61,7 @@ class Router:
         routes = np.full(len(frame), "human", dtype=object)
         for category, rows in frame.groupby("category", sort=False).indices.items():
             mine = self.routes[variant].get(str(category))
-            if mine is not None and category not in self.always_human:
+            if mine is not None:
                 routes[rows] = mine.route(risk[rows])
         return routes, risk
 
@@ -100,10 +98,11 @@ def learn_router(turns: pd.DataFrame, policy: Policy) -> Router | None:
     for variant in VARIANTS:
         models[variant], risk = fit(x, folds, bad, variant, None if variant == "answer" else context_columns(vec))
         routes[variant] = {str(c): _category_routes(known.iloc[rows], risk[rows], policy)
-                           for c, rows in known.groupby("category", sort=True).indices.items()}
+                           for c, rows in known.groupby("category", sort=True).indices.items()
+                           if c not in policy.always_human}  # never routed to the AI: no route to certify
     training = {"rated_turns": len(known), "harmful_or_unacceptable": int(bad.sum()),
                 "without_critical_flag": int(len(turns) - len(known)), "confidence": policy.confidence}
-    return Router(vec, models, routes, tuple(policy.always_human), training)
+    return Router(vec, models, routes, training)
 
 
 def routing_summary(router: Router | None, category: str) -> dict[str, Any] | None:
@@ -114,8 +113,6 @@ def routing_summary(router: Router | None, category: str) -> dict[str, Any] | No
     out: dict[str, Any] = {"confidence": router.training["confidence"]}
     for variant, routes in router.routes.items():
         r = routes.get(category, CategoryRoutes(NONE, NONE))
-        if category in router.always_human:
-            r = CategoryRoutes(NONE, NONE)
         out[variant] = {"ai": vars(r.ai), "assist": vars(r.assist),
                         "human_share": max(0.0, 1.0 - r.ai.share - r.assist.share)}
     return out
