@@ -119,12 +119,15 @@ def main() -> None:
     parser.add_argument("--categories", type=int, default=50)
     parser.add_argument("--judge", action="store_true", help="judge verdicts on every item (prediction-powered)")
     parser.add_argument("--rated", type=float, default=1.0, help="share of the items rated")
+    parser.add_argument("--keep", type=Path, help="generate into this folder and keep it; reused when it exists")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        run = Path(tmp)
-        start = time.perf_counter()
-        generate(run, args.items, args.categories, judge=args.judge, rated=args.rated)
-        print(f"generated {args.items:,} items in {time.perf_counter() - start:.1f} s (not timed)")
+        run = args.keep or Path(tmp)
+        if not (run / "items.jsonl").exists():
+            run.mkdir(parents=True, exist_ok=True)
+            start = time.perf_counter()
+            generate(run, args.items, args.categories, judge=args.judge, rated=args.rated)
+            print(f"generated {args.items:,} items in {time.perf_counter() - start:.1f} s (not timed)")
         measured = {}
         for stage in ("import", "agreement", "decide"):
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:

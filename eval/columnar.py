@@ -1,6 +1,9 @@
 """JSONL files read column-wise by pyarrow a block at a time: ten million lines without holding the
 file or a Python object per line, in memory bounded by the block size and the columns asked for.
 
+``lines_at`` picks a few lines of such a file by their position among its non-blank lines (as the
+column reader numbers rows), finding line ends with numpy rather than a Python loop over every line.
+
 A line the fast reader refuses (bad JSON, a wrong type, a required field missing) sends the rest of
 the file through the caller's records, which accept exactly the valid lines and name a bad one by its
 file, line and field.
@@ -19,6 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
+SCAN_SIZE = 32 << 20
+"""Bytes searched for line ends at a time by ``lines_at``."""
 BLOCK_SIZE = 4 << 20
 """Bytes parsed at a time (larger blocks parse no faster and peak higher); a line longer than this goes
 through the records."""
@@ -63,3 +68,33 @@ def sorted_categorical(chunks: Sequence[pa.Array]) -> pd.Categorical:
     rank[order] = np.arange(len(order), dtype=np.int32)
     codes = rank[np.concatenate([c.indices.to_numpy() for c in column.chunks] or [np.zeros(0, np.int32)])]
     return pd.Categorical.from_codes(codes, categories=pd.Index(words.take(order).to_pandas()))
+
+
+def lines_at(path: Path, rows: np.ndarray, scan_size: int = SCAN_SIZE) -> Iterator[tuple[int, bytes]]:
+    """(line number, line without its end) of the non-blank lines of ``path`` at the sorted 0-based
+    positions ``rows``."""
+    rows = np.asarray(rows, dtype=np.int64)
+    seen = lineno = done = 0  # non-blank lines and lines before ``data``; rows[done:] are still to find
+    carry, chunk = b"", b"."
+    with open(path, "rb") as fh:
+        while done < len(rows) and chunk:
+            chunk = fh.read(scan_size)
+            data = carry + (chunk or b"\n")  # at the end, the last line may lack its line end
+            ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+            starts = np.concatenate([[0], ends[:-1] + 1])[:len(ends)]
+            blank = _blank(data, starts, ends)
+            position = seen + np.cumsum(~blank) - 1  # each line's position among the non-blank lines
+            for i in np.flatnonzero(~blank & np.isin(position, rows[done:])):
+                done += 1
+                yield lineno + int(i) + 1, data[starts[i]:ends[i]]
+            seen, lineno = seen + int((~blank).sum()), lineno + len(ends)
+            carry = data[ends[-1] + 1:] if len(ends) else data
+
+
+def _blank(data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Which lines are blank, checked in Python only where a line does not open with ``{`` (a record's)."""
+    first = np.frombuffer(data, dtype=np.uint8)[np.minimum(starts, max(len(data) - 1, 0))]
+    blank = np.zeros(len(starts), dtype=bool)
+    for i in np.flatnonzero((first != ord("{")) | (starts == ends)):
+        blank[i] = not data[starts[i]:ends[i]].strip()
+    return blank

@@ -40,6 +40,9 @@ class Policy(BaseModel):
 
     always_human: list[str] = Field(default_factory=list)
     min_rated: int = Field(default=40, ge=1)
+    settled_audit_items: int = Field(default=20, ge=0)
+    """Items a follow-up round still draws in each settled category (decided, or no more ratings would move
+    it): a uniform sample that keeps checking the decision and carries that round's gold items there."""
     min_alpha: float = Field(default=0.667, le=1)
     margin: float = Field(default=0.25, ge=0)
     win_rate_margin: float = Field(default=0.1, ge=0, lt=0.5)

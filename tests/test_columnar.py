@@ -11,11 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from eval.columnar import lines_at
 from eval.judges import table as judges_table
 from eval.judges.evidence import judge_evidence, tallied_evidence
 from eval.judges.table import judge_table, placed_verdicts, read_verdicts
 from eval.ratings.importer import read_item_index
 from eval.run.folder import RunFolder
+from eval.store import read_lines
 
 TINY = 300
 """Bytes a block: a few lines each, so every file below spans many blocks."""
@@ -103,3 +105,17 @@ def test_a_type_only_the_records_accept_is_read_through_them_from_that_block_on(
     assert np.array_equal(placed.table.drop(columns="item_id").to_numpy(float),
                           whole.drop(columns="item_id").to_numpy(float), equal_nan=True)
     assert not math.isnan(placed.table["judge_score_ai"].iloc[20])
+
+
+def test_lines_at_picks_the_nonblank_lines_the_column_reader_numbers(tmp_path: Path) -> None:
+    """Blank and whitespace lines, a last line without its end and scans cut mid-line, against reading every line."""
+    rng = np.random.default_rng(3)
+    path = tmp_path / "lines.jsonl"
+    for trial in range(200):
+        kinds = rng.choice(['{"a":%d}', "", "   ", ' {"b":%d}', "\t"], size=rng.integers(0, 50))
+        text = "\n".join(k % i if "%" in k else k for i, k in enumerate(kinds)) + ["", "\n", "\n\n"][trial % 3]
+        path.write_text(text)
+        every = list(read_lines(path))
+        rows = np.sort(rng.choice(len(every), size=rng.integers(0, len(every) + 1), replace=False))
+        got = list(lines_at(path, rows, scan_size=int(rng.integers(1, 40))))
+        assert got == [(every[r][0], every[r][2].rstrip(b"\n")) for r in rows], text

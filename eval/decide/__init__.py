@@ -132,7 +132,8 @@ def decide_to_file(run_dir: Path, policy: Policy, seed: int) -> Decisions:
                        None if placed is None else placed.table, reviews_exclusion, key_strata(folder.key))
     tally = Tally() if placed is None else placed.tally
     categories = within_volume(_with_judge(run_dir, decisions, policy, tally), _weekly_items(run_dir, items), policy)
-    categories = with_routing(folder, categories, ratings[~ratings["reviewer"].isin(exclusion.excluded)], policy)
+    categories = with_routing(folder, categories, ratings[~ratings["reviewer"].isin(exclusion.excluded)], policy,
+                              items)
     decisions = decisions.model_copy(update={"seed": seed, "categories": categories})
     write_json(folder.decisions, stats.rounded(decisions.model_dump(mode="json")))
     return decisions

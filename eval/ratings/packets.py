@@ -28,7 +28,7 @@ from eval.ratings.facts import ticket_facts
 from eval.ratings.guidelines import FILE_NAME as GUIDELINES_FILE
 from eval.ratings.guidelines import Guidelines, load_guidelines
 from eval.ratings.sampling import (  # noqa: F401  (re-exported: callers import them from here)
-    GOLD_MIN_SCORE, CategoryPlan, PacketSpec, Sample, category_targets, gold_candidates, sample_items,
+    GOLD_MIN_SCORE, CategoryPlan, PacketSpec, Sample, category_targets, gold_candidates, sample_items, settled,
     zero_failure_n,
 )
 from eval.ratings import single
@@ -249,7 +249,8 @@ def write_packets(run_dir: Path, spec: PacketSpec, policy: Policy, seed: int,
     drawn = {k.item_id for k in prior}
     pool = index[~index["item_id"].isin(drawn)]
     targets = category_targets(pool["category"].value_counts().to_dict(), _ai_critical_share(scores), policy, decisions)
-    design = (active_design(run, index, scores, drawn, {c: n for c, (n, _) in targets.items()})
+    moving = {c: n for c, (n, _) in targets.items() if c not in settled(decisions)}  # audits stay uniform
+    design = (active_design(run, index, scores, drawn, moving)
               if rnd > 0 and kind == "paired" else UNIFORM)
     sample = sample_items(pool.assign(stratum=pool["item_id"].map(design.strata)), targets, gold_candidates(scores),
                           spec, rng, design.fractions)

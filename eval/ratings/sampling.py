@@ -5,7 +5,10 @@ categories that could still automate (the AI's rubric critical-failure share is 
 assist limit) enough items that zero observed critical failures would put the exact one-sided
 upper bound under ``critical_ub_automate`` (n = ln(1 - confidence) / ln(1 - bound), 149 for the
 default policy). Once ``decisions.json`` exists, a follow-up round draws ``ratings_needed`` more
-items for each undecided category and none for decided ones.
+items for each category whose tier could still move, and for a settled one (decided, or no number
+of ratings would move it) only ``settled_audit_items`` audit items: a uniform draw like the others,
+so it keeps checking the decision (its ratings enter the estimates, and can move the tier back)
+and gives the reviewers gold items in every category.
 
 Every item gets ``raters`` reviewers; a calibration subset and the gold items get more. Gold
 items are sampled items on which the rubric scoring flags exactly one answer as a critical
@@ -111,6 +114,7 @@ def category_targets(
     """Items wanted per category this round, and why."""
     automate_n = max(policy.min_rated, zero_failure_n(policy.critical_ub_automate, policy.confidence))
     decided = {c["category"]: c for c in (decisions or {}).get("categories", [])}
+    done = settled(decisions)
     out: dict[str, tuple[int, str]] = {}
     for cat in sorted(available):
         if cat in policy.always_human:
@@ -118,8 +122,10 @@ def category_targets(
         elif cat in decided:
             d = decided[cat]
             need = d.get("ratings_needed")
-            if d.get("tier") == "automate" or not need or need <= 0:
-                out[cat] = (0, f"decided ({d.get('tier')}); {d.get('ratings_needed_text') or 'no more ratings help'}")
+            if cat in done:
+                out[cat] = (policy.settled_audit_items,
+                            f"settled ({d.get('tier')}; {d.get('ratings_needed_text') or 'no more ratings help'}): "
+                            f"{policy.settled_audit_items} audit items")
             else:
                 out[cat] = (int(need), f"undecided ({d.get('tier')}): ratings_needed {need}")
         elif ai_critical.get(cat, 0.0) > policy.critical_ub_assist:
@@ -129,6 +135,12 @@ def category_targets(
             out[cat] = (automate_n, f"{automate_n} items: 0 critical failures in them would certify "
                                     f"<= {policy.critical_ub_automate:.0%} at {policy.confidence:.0%}")
     return out
+
+
+def settled(decisions: dict[str, Any] | None) -> set[str]:
+    """The categories of ``decisions.json`` whose tier no more ratings would move (automate is the top tier)."""
+    return {c["category"] for c in (decisions or {}).get("categories", [])
+            if c.get("tier") == "automate" or not c.get("ratings_needed") or c["ratings_needed"] <= 0}
 
 
 def gold_candidates(scores: pd.DataFrame) -> set[str]:

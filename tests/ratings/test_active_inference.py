@@ -179,8 +179,11 @@ def test_a_follow_up_round_records_strata_and_probabilities_and_decide_weighs_by
         {"category": "fraud_report", "tier": "human", "ratings_needed": None}]}))
     write_packets(run, PacketSpec(REVIEWERS, 400), policy, seed=1)
     key = list(read_jsonl(run / "key.jsonl", BlindKey))
-    new = {k.item_id: k for k in key if k.round == 1}
+    drawn = {k.item_id: k for k in key if k.round == 1}
+    new = {i: k for i, k in drawn.items() if i.startswith("T1")}  # refund_request, the only unsettled one
     assert len(new) == 60 and {k.stratum for k in new.values()} == {"clear", "unclear"}
+    audits = [k for i, k in drawn.items() if not i.startswith("T1")]  # settled: 20 uniform audit items each
+    assert len(audits) == 2 * policy.settled_audit_items and {k.stratum for k in audits} == {None}
     prob = {k.stratum: k.probability for k in new.values()}
     assert prob["unclear"] > prob["clear"]  # drawn where the judge calls a tie: the spread is there
     _rate(run, key)

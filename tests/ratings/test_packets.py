@@ -16,7 +16,7 @@ from scipy import stats as sps
 from eval.policy import Policy
 from eval.ratings.importer import import_ratings
 from eval.ratings.packets import (
-    CSV_COLUMNS, PacketSpec, category_targets, gold_candidates, sample_items, write_packets, zero_failure_n,
+    CSV_COLUMNS, PacketSpec, category_targets, gold_candidates, sample_items, settled, write_packets, zero_failure_n,
 )
 from eval.records import AIAnswer, BlindKey, HumanAnswer, Item, Score, Turn
 from eval.store import read_jsonl, write_jsonl
@@ -79,14 +79,21 @@ def test_first_round_targets_follow_the_policy_gates() -> None:
     assert targets["b"][0] == 40
 
 
-def test_follow_up_targets_use_ratings_needed_and_skip_decided_categories() -> None:
+def test_follow_up_targets_use_ratings_needed_and_only_audit_settled_categories() -> None:
     decisions = {"categories": [
         {"category": "a", "tier": "automate", "ratings_needed": 0},
         {"category": "b", "tier": "assist", "ratings_needed": 120},
         {"category": "c", "tier": "human", "ratings_needed": None},
+        {"category": "e", "tier": "human", "ratings_needed": 60},
     ]}
-    targets = category_targets({"a": 500, "b": 500, "c": 500, "d": 500}, {}, Policy(min_rated=40), decisions)
-    assert {k: v[0] for k, v in targets.items()} == {"a": 0, "b": 120, "c": 0, "d": 149}
+    available = {"a": 500, "b": 500, "c": 500, "d": 500, "e": 500, "f": 500}
+    policy = Policy(min_rated=40, settled_audit_items=15, always_human=["f"])
+    targets = category_targets(available, {}, policy, decisions)
+    assert {k: v[0] for k, v in targets.items()} == {"a": 15, "b": 120, "c": 15, "d": 149, "e": 60, "f": 0}
+    assert "audit" in targets["a"][1] and "audit" in targets["c"][1]
+    assert settled(decisions) == {"a", "c"}
+    off = category_targets(available, {}, policy.model_copy(update={"settled_audit_items": 0}), decisions)
+    assert off["a"][0] == off["c"][0] == 0
 
 
 def test_capacity_shortfall_shrinks_every_category_and_says_so() -> None:
@@ -200,9 +207,10 @@ def test_filled_csv_and_jsonl_import_and_unblind_to_the_planted_verdicts(run: Pa
     assert {(r["score_ai"], r["score_human"], r["preference"]) for r in out} == {(2, 5, "human")}
 
 
-def test_follow_up_round_draws_only_for_undecided_categories_and_keeps_the_old_key(tmp_path: Path) -> None:
+def test_follow_up_round_without_audits_draws_only_for_undecided_categories_and_keeps_the_old_key(
+        tmp_path: Path) -> None:
     run = make_run(tmp_path, per_category=60)
-    policy = Policy(min_rated=20, critical_ub_automate=0.1)  # 29 items per category in round 0
+    policy = Policy(min_rated=20, critical_ub_automate=0.1, settled_audit_items=0)  # 29 items per category in round 0
     write_packets(run, PacketSpec(REVIEWERS, 300), policy, seed=1)
     first = list(read_jsonl(run / "key.jsonl", BlindKey))
     rated = [{"rating_id": k.rating_id, "item_id": k.item_id, "ticket_id": k.item_id.split("#")[0],

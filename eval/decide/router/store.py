@@ -14,7 +14,6 @@ import json
 import os
 import pickle
 import platform
-import re
 from typing import Any
 
 import numpy as np
@@ -22,6 +21,7 @@ import pandas as pd
 import sklearn
 from pydantic import BaseModel
 
+from eval.columnar import lines_at
 from eval.decide.estimates import item_table
 from eval.decide.router import MIN_POSITIVES, Router, learn_router, routing_summary
 from eval.decide.router.features import turn_features
@@ -30,12 +30,7 @@ from eval.errors import MissingInput, UserError
 from eval.policy import Policy
 from eval.records import CategoryDecision, Turn
 from eval.run.folder import RunFolder
-from eval.store import parse_line, read_jsonl, read_lines, write_json
-
-_ITEM_ID = re.compile(rb'^\{"item_id":"((?:[^"\\]|\\.)*)"')
-"""Our items.jsonl lines start with the item id (pydantic writes fields in order): rated turns are
-picked out of millions of lines without parsing the others."""
-
+from eval.store import parse_line, read_jsonl, write_json
 
 class _Answer(BaseModel):
     text: str | None = None
@@ -64,18 +59,15 @@ def _channels(folder: RunFolder, tickets: set[str]) -> dict[str, str | None]:
     return {t.ticket_id: t.channel for t in read_jsonl(folder.tickets, _Channel) if t.ticket_id in tickets}
 
 
-def rated_turns(folder: RunFolder, table: pd.DataFrame) -> pd.DataFrame:
-    """The router's features of every rated turn (``table``: the rated item table), with its ratings."""
-    wanted = set(table["item_id"])
+def rated_turns(folder: RunFolder, table: pd.DataFrame, index: pd.DataFrame) -> pd.DataFrame:
+    """The router's features of every rated turn (``table``: the rated item table), with its ratings;
+    ``index``: items.jsonl's item ids in file order, which say the rated turns' lines without parsing the others."""
+    at = np.flatnonzero(index["item_id"].isin(set(table["item_id"])).to_numpy())
     rows: list[dict[str, Any]] = []
-    for lineno, _, line in read_lines(folder.items):
-        head = _ITEM_ID.match(line)
-        if head is not None and head.group(1).decode() not in wanted:
-            continue
+    for lineno, line in lines_at(folder.items, at):
         item = parse_line(folder.items, lineno, line, _RatedTurn)
-        if item.item_id in wanted:
-            rows.append({"item_id": item.item_id, "ticket_id": item.ticket_id, "context": item.context,
-                         "metadata": item.metadata, "category": item.category, "ai": item.ai.text})
+        rows.append({"item_id": item.item_id, "ticket_id": item.ticket_id, "context": item.context,
+                     "metadata": item.metadata, "category": item.category, "ai": item.ai.text})
     channel = _channels(folder, {r["ticket_id"] for r in rows})
     frame = pd.DataFrame([{"item_id": r["item_id"], "ticket_id": r["ticket_id"],
                            **turn_features(r["category"], r["context"], r["metadata"], channel.get(r["ticket_id"]), r["ai"])}
@@ -85,10 +77,10 @@ def rated_turns(folder: RunFolder, table: pd.DataFrame) -> pd.DataFrame:
 
 
 def with_routing(folder: RunFolder, categories: list[CategoryDecision], ratings: pd.DataFrame,
-                 policy: Policy) -> list[CategoryDecision]:
+                 policy: Policy, index: pd.DataFrame) -> list[CategoryDecision]:
     """``categories`` with their certified routes, the router learned from the run's reliable paired ``ratings``
-    and saved (a stale one removed when there is nothing to learn from)."""
-    turns = rated_turns(folder, item_table(ratings, None)) if len(ratings) else None
+    and saved (a stale one removed when there is nothing to learn from); ``index``: as :func:`rated_turns`."""
+    turns = rated_turns(folder, item_table(ratings, None), index) if len(ratings) else None
     router = None if turns is None else learn_router(turns, policy)
     _save(folder, router)
     slices = [] if turns is None or router is None else find_slices(turns, policy)
