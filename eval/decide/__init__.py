@@ -121,6 +121,7 @@ def decide_to_file(run_dir: Path, policy: Policy, seed: int) -> Decisions:
     reviews_exclusion = None if reviews is None else review_exclusion(reviews, policy.reviewers)
     write_agreement(folder, ratings, exclusion, policy, seed, reviews_exclusion)
     items = read_item_index(folder.items)
+    items = items.assign(ticket_id=ticket_codes(items["ticket_id"]))  # ten million ticket ids as strings: 160 MB
     if policy.cut_by:
         items = items.merge(cut_values(folder.items, policy.cut_by), on="item_id", how="left", validate="one_to_one")
     scores = read_scores(folder.scores) if folder.scores.exists() else None

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from eval.decide.automatic import FEATURES, MIN_TICKETS, cross_fitted, features
+from eval.decide.automatic import MIN_TICKETS, cross_fitted, feature_values, features
 from eval.errors import UserError
 from eval.records import BlindKey
 from eval.store import read_jsonl
@@ -42,10 +42,10 @@ CLOSE_CALL = 0.1
 
 def certainty_strata(auto: pd.DataFrame) -> np.ndarray:
     """``clear`` or ``unclear`` per row of an automatic-evidence table (``eval.decide.automatic``); label-free."""
-    crit = auto[["rubric_crit_ai", "rubric_crit_human", "judge_critical_ai"]].to_numpy(float)
+    crit = feature_values(auto, ("rubric_crit_ai", "rubric_crit_human", "judge_critical_ai"))
     flagged = np.nan_to_num(crit, nan=0.0).max(axis=1) > 0.5
-    win = auto["judge_win"].to_numpy(float)
-    rubric = auto["rubric_ai"].to_numpy(float) - auto["rubric_human"].to_numpy(float)
+    win = feature_values(auto, ("judge_win",))[:, 0]
+    rubric = np.diff(feature_values(auto, ("rubric_human", "rubric_ai")), axis=1)[:, 0]
     if np.isnan(win).all():
         unsure = np.isnan(rubric) | (np.abs(rubric) < CLOSE_CALL)
     else:
@@ -59,7 +59,7 @@ def unexplained(auto: pd.DataFrame, values: np.ndarray) -> np.ndarray:
     prediction from the automatic evidence; the values themselves when no predictor can be fitted."""
     rated = ~np.isnan(values)
     tickets = auto["ticket_id"].to_numpy()
-    x = features(auto[list(FEATURES)].to_numpy(float))
+    x = features(feature_values(auto))
     if x is None or len(np.unique(tickets[rated])) < MIN_TICKETS:
         return values
     return values - cross_fitted(x, values, tickets)
