@@ -32,6 +32,7 @@ from eval.records import CategoryDecision, Turn
 from eval.run.folder import RunFolder
 from eval.store import parse_line, read_jsonl, write_json
 
+
 class _Answer(BaseModel):
     text: str | None = None
 
